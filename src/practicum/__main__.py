@@ -1,0 +1,5 @@
+import sys
+
+from practicum.cli import main
+
+sys.exit(main())

@@ -1,0 +1,273 @@
+"""The ``practicum`` command: list, run, show, check, record and table.
+
+Every error a user can cause ends in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from practicum.errors import PracticumError
+from practicum.lab import Target, all_labs, get_lab, parse_sets
+from practicum.runs import load_summary
+
+EXIT_FAILED_TARGET = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and still exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+# ---- commands ------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = []
+    for lab in all_labs().values():
+        targets = "; ".join(t.describe() for t in lab.targets)
+        rows.append([lab.name, lab.source, targets, lab.time_quick, lab.time_full])
+    print(_table(rows, ["lab", "source", "targets (full)", "quick", "full"]))
+    return 0
+
+
+def _result_rows(summary: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for t in summary["targets"]:
+        rows.append(
+            [
+                summary["lab"],
+                t["metric"],
+                f"{t['op']} {t['value']:g}",
+                _fmt(t["achieved"]),
+                "pass" if t["passed"] else "FAIL",
+                f"{summary['wall_time_s']:.1f} s",
+            ]
+        )
+    return rows
+
+
+RESULT_HEADER = ["lab", "metric", "target", "achieved", "pass", "time"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from practicum.runner import run_lab
+
+    if args.seed < 0 or args.seed >= 2**32:
+        raise PracticumError(f"--seed must be in [0, 2**32), got {args.seed}")
+    overrides = parse_sets(args.set or [])
+    if args.all:
+        if args.lab:
+            raise PracticumError("give either a lab name or --all, not both")
+        if overrides:
+            raise PracticumError("--set applies to one lab; it cannot be used with --all")
+        labs = list(all_labs().values())
+    elif args.lab:
+        labs = [get_lab(args.lab)]
+    else:
+        raise PracticumError("name a lab to run, or --all (see `practicum list`)")
+
+    # Check every config and the device before anything runs, so bad input costs nothing.
+    from practicum.lab import make_config
+    from practicum.runner import check_out, resolve_device, resolve_threads
+
+    def out_dir(lab_name: str) -> Path | None:
+        if args.out is None:
+            return None
+        return Path(args.out) / lab_name if args.all else Path(args.out)
+
+    for lab in labs:
+        make_config(lab, quick=args.quick, overrides=overrides)
+        check_out(out_dir(lab.name))
+    resolve_device(args.device)
+    resolve_threads(args.threads)
+
+    rows: list[list[str]] = []
+    failed = []
+    for lab in labs:
+        out = out_dir(lab.name)
+        if not args.quiet:
+            mode = "quick" if args.quick else "full"
+            print(f"== {lab.name} ({mode}, seed {args.seed}): {lab.title}", file=sys.stderr)
+        summary, run_dir = run_lab(
+            lab,
+            quick=args.quick,
+            seed=args.seed,
+            overrides=overrides,
+            out=out,
+            device=args.device,
+            quiet=args.quiet,
+            threads=args.threads,
+        )
+        rows += _result_rows(summary)
+        if not summary["passed"]:
+            failed.append(lab.name)
+        if not args.all:
+            print(_table(_result_rows(summary), RESULT_HEADER))
+            print(f"run folder: {run_dir}")
+    if args.all:
+        print(_table(rows, RESULT_HEADER))
+        print(f"{len(labs) - len(failed)} of {len(labs)} labs passed their targets")
+    if failed:
+        print(f"practicum: targets missed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED_TARGET
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    summary = load_summary(args.run_dir)
+    mode = "quick" if summary.get("quick") else "full"
+    print(f"lab {summary['lab']} ({mode}, seed {summary.get('seed')})")
+    print(f"run folder: {args.run_dir}")
+    for key, value in summary["metrics"].items():
+        print(f"  {key:<28} {_fmt(value)}")
+    print(_table(_result_rows(summary), RESULT_HEADER))
+    print(f"passed: {summary.get('passed')}   param_hash: {summary.get('param_hash')}")
+    plots = sorted((Path(args.run_dir) / "plots").glob("*.png"))
+    if plots:
+        print("plots: " + ", ".join(p.name for p in plots))
+    return 0
+
+
+def recheck(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Judge a saved run again: the lab's current targets if it is registered, else the saved ones."""
+    labs = all_labs()
+    if summary["lab"] in labs:
+        targets = labs[summary["lab"]].targets_for(bool(summary.get("quick")))
+    else:
+        targets = [
+            Target(t["metric"], t["op"], float(t["value"]), t.get("source", ""))
+            for t in summary["targets"]
+        ]
+    return [t.judge(summary["metrics"]) for t in targets]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    summary = load_summary(args.run_dir)
+    judged = recheck(summary)
+    print(_table(_result_rows({**summary, "targets": judged}), RESULT_HEADER))
+    ok = all(t["passed"] for t in judged)
+    print("all targets met" if ok else "targets missed")
+    return 0 if ok else EXIT_FAILED_TARGET
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from practicum.io import atomic_write_bytes
+    from practicum.readme import results_dir, write_readme_table
+
+    run_dir = Path(args.run_dir)
+    summary = load_summary(run_dir)
+    if summary.get("quick") and not args.allow_quick:
+        raise PracticumError(
+            f"{run_dir} is a --quick run; results of record are full runs (--allow-quick to override)"
+        )
+    dest = results_dir()
+    lab = summary["lab"]
+    atomic_write_bytes(dest / f"{lab}.json", (run_dir / "summary.json").read_bytes())
+    plot_dest = dest / lab
+    if plot_dest.exists():
+        shutil.rmtree(plot_dest)
+    plots = sorted((run_dir / "plots").glob("*.png"))
+    for plot in plots:
+        atomic_write_bytes(plot_dest / plot.name, plot.read_bytes())
+    for extra in ("config.json", "env.json"):
+        if (run_dir / extra).is_file():
+            atomic_write_bytes(plot_dest / extra, (run_dir / extra).read_bytes())
+    write_readme_table()
+    print(f"recorded {lab}: docs/results/{lab}.json and {len(plots)} plots; README table updated")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from practicum.readme import lab_table, write_readme_table
+
+    if args.write:
+        write_readme_table()
+    else:
+        print(lab_table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="practicum",
+        description="Deep-learning practice as tested, reproducible experiments.",
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="the registered labs and their targets")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run a lab (or --all) and check its targets")
+    p.add_argument("lab", nargs="?", help="lab name (see `practicum list`)")
+    p.add_argument("--all", action="store_true", help="run every lab, then print a results table")
+    p.add_argument("--quick", action="store_true", help="small embedded data, seconds per lab")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)"
+    )
+    p.add_argument("--out", help="run folder (default runs/<lab>/<UTC time>-s<seed>)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
+    p.add_argument("--threads", type=int, help="intra-op threads (default $PRACTICUM_THREADS or 1)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("show", help="print the summary of a run folder")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("check", help="re-judge a run's targets from its saved metrics")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("record", help="make a full run a result of record (docs/results/)")
+    p.add_argument("run_dir")
+    p.add_argument("--allow-quick", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("table", help="print the README lab table from docs/results/")
+    p.add_argument("--write", action="store_true", help="rewrite the table in README.md")
+    p.set_defaults(func=cmd_table)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except PracticumError as exc:
+        print(f"practicum: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("practicum: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Every module here that defines ``LAB`` is a registered lab (see ``practicum.lab``)."""

@@ -1,0 +1,148 @@
+"""Run folders and the object a lab's ``run`` function receives.
+
+A run folder holds ``config.json``, ``env.json``, ``metrics.jsonl``, ``summary.json``,
+``plots/*.png`` and ``checkpoints/``. Everything except the append-only metrics log is
+written atomically, so an interrupted run never leaves a half-written summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from practicum.errors import PracticumError
+from practicum.io import atomic_write, atomic_write_json, read_json, to_json
+
+T = TypeVar("T")
+
+
+def default_run_dir(lab: str, seed: int, root: Path = Path("runs")) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = root / lab / f"{stamp}-s{seed}"
+    n = 1
+    while path.exists():  # two runs in the same second
+        n += 1
+        path = root / lab / f"{stamp}-{n}-s{seed}"
+    return path
+
+
+class Run:
+    """What a lab gets besides its config: where to write, how to log, the seed, the device.
+
+    Attributes: ``dir`` (the run folder), ``seed``, ``device`` (a string for torch),
+    ``quick`` and ``quiet``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        seed: int = 0,
+        device: str = "cpu",
+        quick: bool = False,
+        quiet: bool = False,
+    ) -> None:
+        self.dir = Path(path)
+        self.seed = seed
+        self.device = device
+        self.quick = quick
+        self.quiet = quiet
+        self.params: Any = None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "plots").mkdir(exist_ok=True)
+        (self.dir / "checkpoints").mkdir(exist_ok=True)
+        self._metrics_log = self.dir / "metrics.jsonl"
+        self._t0 = time.perf_counter()
+
+    # ---- paths -------------------------------------------------------------------
+    @property
+    def plots_dir(self) -> Path:
+        return self.dir / "plots"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.dir / "checkpoints"
+
+    # ---- logging -----------------------------------------------------------------
+    def log(self, **values: Any) -> None:
+        """Append one line to ``metrics.jsonl`` (e.g. ``run.log(step=10, loss=0.3)``)."""
+        line = json.dumps(json.loads(to_json(values)), separators=(",", ":"))
+        with self._metrics_log.open("a") as f:
+            f.write(line + "\n")
+
+    def print(self, *args: Any) -> None:
+        """A line for the person watching; silent with ``--quiet``."""
+        if not self.quiet:
+            print(*args, file=sys.stderr, flush=True)
+
+    def progress(
+        self, iterable: Iterable[T], total: int | None = None, desc: str | None = None
+    ) -> Iterator[T]:
+        """A tqdm progress bar on a terminal; plain iteration with --quiet or no TTY."""
+        if self.quiet or not sys.stderr.isatty():
+            return iter(iterable)
+        from tqdm.auto import tqdm
+
+        return iter(tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True))
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    # ---- outputs -----------------------------------------------------------------
+    def save_figure(self, fig: Any, name: str) -> Path:
+        """Save a matplotlib figure as ``plots/<name>.png`` atomically and close it."""
+        import matplotlib.pyplot as plt
+
+        path = self.plots_dir / f"{name}.png"
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=130, bbox_inches="tight"))
+        plt.close(fig)
+        return path
+
+    def set_params(self, params: Any) -> None:
+        """Declare the final parameters (a module, state dict, or mapping of arrays)."""
+        self.params = params
+
+    def write_json(self, name: str, value: Any) -> Path:
+        return atomic_write_json(self.dir / name, value)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``summary.json`` of a run folder, with a clear error if it is missing or bad."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise PracticumError(f"no such run folder: {run_dir}")
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise PracticumError(f"{run_dir} has no summary.json (the run did not finish)")
+    try:
+        summary = read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PracticumError(f"{path} is not valid JSON: {exc}") from None
+    for key in ("lab", "metrics", "targets"):
+        if key not in summary:
+            raise PracticumError(f"{path} is missing the key {key!r}")
+    return summary
+
+
+def finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Labs return numbers; reject anything else with a clear message."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"metric {key!r} is not a number: {value!r}") from None
+        out[key] = int(value) if isinstance(value, int) and not isinstance(value, bool) else number
+        if isinstance(out[key], float) and not math.isfinite(out[key]):
+            out[key] = number  # kept; JSON writes it as null and the target fails
+    return out
