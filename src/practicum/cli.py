@@ -78,6 +78,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seed < 0 or args.seed >= 2**32:
         raise PracticumError(f"--seed must be in [0, 2**32), got {args.seed}")
     overrides = parse_sets(args.set or [])
+    if args.resume:
+        if args.lab or args.all or overrides or args.out:
+            raise PracticumError("--resume takes the lab, config and folder from RUN_DIR alone")
+        from practicum.runner import resume_lab
+
+        summary, run_dir = resume_lab(
+            args.resume, device=args.device_given, quiet=args.quiet, threads=args.threads
+        )
+        print(_table(_result_rows(summary), RESULT_HEADER))
+        print(f"run folder: {run_dir}")
+        return 0 if summary["passed"] else EXIT_FAILED_TARGET
+    if args.device_given is not None:
+        args.device = args.device_given
     if args.all:
         if args.lab:
             raise PracticumError("give either a lab name or --all, not both")
@@ -229,10 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)"
     )
     p.add_argument("--out", help="run folder (default runs/<lab>/<UTC time>-s<seed>)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--device", dest="device_given", help="cpu or cuda (default cpu)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     p.add_argument("--threads", type=int, help="intra-op threads (default $PRACTICUM_THREADS or 1)")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, device="cpu")
 
     p = sub.add_parser("show", help="print the summary of a run folder")
     p.add_argument("run_dir")
@@ -250,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="print the README lab table from docs/results/")
     p.add_argument("--write", action="store_true", help="rewrite the table in README.md")
     p.set_defaults(func=cmd_table)
+
+    from practicum.report import cmd_report
+
+    p = sub.add_parser("report", help="build the reproducibility report (report/index.html)")
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="default: newest run per lab")
+    p.add_argument("--out", default="report", help="site folder (default report/)")
+    p.add_argument("--runs-root", default="runs", help="where to look for runs (default runs/)")
+    p.add_argument("--docs-md", help="Markdown table path (default docs/reproducibility.md)")
+    p.add_argument("--no-docs", action="store_true", help="do not write the Markdown table")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

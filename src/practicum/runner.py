@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from practicum.errors import PracticumError
-from practicum.io import atomic_write_json
-from practicum.lab import Lab, Target, get_lab, make_config
+from practicum.io import atomic_write_json, read_json
+from practicum.lab import Lab, Target, config_fields, get_lab, make_config
 from practicum.repro import environment, param_hash, seed_everything
 from practicum.runs import Run, config_to_dict, default_run_dir, finite_metrics
 
@@ -63,6 +63,86 @@ def judge(targets: list[Target], metrics: Mapping[str, float]) -> list[dict[str,
     return [t.judge(metrics) for t in targets]
 
 
+class _NonFiniteGuard:
+    """Stops training at the first optimiser step whose gradients hold NaN or Inf.
+
+    Installed around every lab as a global optimiser hook, so no lab can silently train on
+    garbage: the error names the step, the parameter and the last good checkpoint.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.steps: dict[int, int] = {}
+        self.handle: Any = None
+
+    def __enter__(self) -> _NonFiniteGuard:
+        from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+        self.handle = register_optimizer_step_pre_hook(self.check)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.handle.remove()
+
+    def check(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        import torch
+
+        step = self.steps.get(id(optimizer), 0)
+        self.steps[id(optimizer)] = step + 1
+        for g, group in enumerate(optimizer.param_groups):
+            for i, p in enumerate(group["params"]):
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    last = self.run.last_checkpoint
+                    where = f"last good checkpoint: {last}" if last else "no checkpoint yet"
+                    name = _parameter_name(p) or f"parameter {i} of group {g}"
+                    raise PracticumError(
+                        f"loss or gradient became non-finite at optimiser step {step} "
+                        f"({name}, shape {tuple(p.shape)}); {where}; "
+                        f"metrics so far are in {self.run.dir / 'metrics.jsonl'}"
+                    )
+
+
+def _parameter_name(param: Any) -> str | None:
+    """The qualified name of a parameter in the largest module that holds it (error path only)."""
+    import gc
+    import warnings
+
+    import torch
+
+    best: tuple[int, str] | None = None
+    with warnings.catch_warnings():  # isinstance() on some lazy modules warns
+        warnings.simplefilter("ignore")
+        objects = [obj for obj in gc.get_objects() if isinstance(obj, torch.nn.Module)]
+    for obj in objects:
+        for name, p in obj.named_parameters():
+            if p is param and (best is None or name.count(".") > best[0]):
+                best = (name.count("."), f"{type(obj).__name__}.{name}")
+    return best[1] if best else None
+
+
+def _execute(lab: Lab, config: Any, run: Run, quick: bool) -> dict[str, Any]:
+    """Call the lab, judge its targets and write summary.json."""
+    start = time.perf_counter()
+    with _NonFiniteGuard(run):
+        metrics = finite_metrics(lab.run(config, run))
+    wall = time.perf_counter() - start
+    if run.params is None:
+        raise RuntimeError(f"lab {lab.name} did not call run.set_params(...)")
+    targets = judge(lab.targets_for(quick), metrics)
+    summary = {
+        "lab": lab.name,
+        "seed": run.seed,
+        "quick": quick,
+        "metrics": metrics,
+        "targets": targets,
+        "passed": all(t["passed"] for t in targets),
+        "wall_time_s": round(wall, 3),
+        "param_hash": param_hash(run.params),
+    }
+    atomic_write_json(run.dir / "summary.json", summary)
+    return summary
+
+
 def run_lab(
     lab: Lab | str,
     *,
@@ -92,22 +172,40 @@ def run_lab(
     )
     atomic_write_json(run_dir / "env.json", {**environment(device), "determinism": settings})
 
-    start = time.perf_counter()
-    metrics = finite_metrics(lab.run(config, run))
-    wall = time.perf_counter() - start
-    if run.params is None:
-        raise RuntimeError(f"lab {lab.name} did not call run.set_params(...)")
+    return _execute(lab, config, run, quick), run_dir
 
-    targets = judge(lab.targets_for(quick), metrics)
-    summary = {
-        "lab": lab.name,
-        "seed": seed,
-        "quick": quick,
-        "metrics": metrics,
-        "targets": targets,
-        "passed": all(t["passed"] for t in targets),
-        "wall_time_s": round(wall, 3),
-        "param_hash": param_hash(run.params),
-    }
-    atomic_write_json(run_dir / "summary.json", summary)
-    return summary, run_dir
+
+def resume_lab(
+    run_dir: str | Path,
+    *,
+    device: str | None = None,
+    quiet: bool = False,
+    threads: int | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Continue an interrupted run from its newest usable checkpoint, in the same folder.
+
+    The lab, seed, quick flag and config come from the folder's config.json; the thread
+    count and device from its env.json unless given (bit-identical results need the same).
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise PracticumError(f"{run_dir} is not a run folder (no config.json)")
+    check_out(run_dir)
+    saved = read_json(run_dir / "config.json")
+    env = read_json(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
+    lab = get_lab(saved["lab"])
+    fields = set(config_fields(lab))
+    unknown = set(saved["config"]) - fields
+    if unknown:
+        raise PracticumError(f"{run_dir}: config keys no longer in lab {lab.name}: {unknown}")
+    config = lab.config(**{k: _from_json(v) for k, v in saved["config"].items()})
+    device = resolve_device(device or env.get("device", "cpu"))
+    set_threads(resolve_threads(threads or env.get("num_threads")))
+    seed_everything(saved["seed"])
+    run = Run(run_dir, seed=saved["seed"], device=device, quick=saved["quick"], quiet=quiet)
+    run.resuming = True
+    return _execute(lab, config, run, saved["quick"]), run_dir
+
+
+def _from_json(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

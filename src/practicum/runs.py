@@ -54,6 +54,8 @@ class Run:
         self.quick = quick
         self.quiet = quiet
         self.params: Any = None
+        self.resuming = False  # set by the runner for --resume
+        self.last_checkpoint: Path | None = None
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "plots").mkdir(exist_ok=True)
         (self.dir / "checkpoints").mkdir(exist_ok=True)
@@ -110,6 +112,56 @@ class Run:
 
     def write_json(self, name: str, value: Any) -> Path:
         return atomic_write_json(self.dir / name, value)
+
+    # ---- checkpoint and resume ------------------------------------------------------
+    def checkpoint(self, step: int, **objects: Any) -> Path:
+        """Save ``objects`` (modules, optimisers, schedulers, generators, plain data) at ``step``.
+
+        The global Python/NumPy/torch RNG states and the length of ``metrics.jsonl`` are
+        saved too, so that :meth:`restore` continues exactly where this call was made.
+        """
+        from practicum import checkpoint as ckpt
+
+        payload = {
+            "step": step,
+            "objects": {name: ckpt.state_of(obj) for name, obj in objects.items()},
+            "global_rng": ckpt.global_rng_state(),
+            "metrics_bytes": self._metrics_log.stat().st_size if self._metrics_log.exists() else 0,
+        }
+        self.last_checkpoint = ckpt.save(self.checkpoints_dir, step, payload)
+        return self.last_checkpoint
+
+    def restore(self, **objects: Any) -> dict[str, Any] | None:
+        """Load the newest usable checkpoint into ``objects``; None when starting fresh.
+
+        Returns the saved plain values by name plus ``"step"``: continue from ``step + 1``.
+        The metrics log is cut back to where it was at that checkpoint.
+        """
+        from practicum import checkpoint as ckpt
+
+        if not self.resuming:
+            return None
+        found = ckpt.load_latest(self.checkpoints_dir)
+        if found is None:
+            return None
+        path, payload = found
+        saved = payload["objects"]
+        missing = set(objects) - set(saved)
+        if missing:
+            raise PracticumError(f"checkpoint {path} has no state for {', '.join(sorted(missing))}")
+        plain: dict[str, Any] = {"step": payload["step"]}
+        for name, obj in objects.items():
+            if isinstance(obj, ckpt.PLAIN):
+                plain[name] = saved[name]
+            else:
+                ckpt.load_into(obj, saved[name])
+        ckpt.set_global_rng_state(payload["global_rng"])
+        if self._metrics_log.exists():
+            with self._metrics_log.open("r+b") as f:
+                f.truncate(payload["metrics_bytes"])
+        self.last_checkpoint = path
+        self.print(f"resumed from {path} (step {payload['step']})")
+        return plain
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

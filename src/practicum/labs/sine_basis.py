@@ -32,9 +32,18 @@ class Config:
     batch_size: int = 16
     learning_rate: float = 0.1
     grid_points: int = 1000  # where the fitted curve is compared with the sine
+    checkpoint_every: int = 1000  # steps; resume with `practicum run --resume RUN_DIR`
 
     def validate(self) -> None:
-        for name in ("num_samples", "num_basis", "steps", "batch_size", "grid_points"):
+        names = (
+            "num_samples",
+            "num_basis",
+            "steps",
+            "batch_size",
+            "grid_points",
+            "checkpoint_every",
+        )
+        for name in names:
             if getattr(self, name) < 1:
                 raise PracticumError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.noise_std < 0:
@@ -70,7 +79,10 @@ def run(config: Config, run: Run) -> dict[str, float]:
     model = BasisRegression(config.num_basis)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
 
-    for step in run.progress(range(config.steps), total=config.steps, desc="sine-basis"):
+    resumed = run.restore(model=model, optimizer=optimizer, rng=rng)  # None on a fresh run
+    start = resumed["step"] + 1 if resumed else 0
+
+    for step in run.progress(range(start, config.steps), total=config.steps - start, desc="sine"):
         idx = torch.from_numpy(rng.choice(config.num_samples, config.batch_size, replace=False))
         loss = 0.5 * ((y[idx] - model(x[idx])) ** 2).mean()
         optimizer.zero_grad()
@@ -80,6 +92,8 @@ def run(config: Config, run: Run) -> dict[str, float]:
             with torch.no_grad():
                 train_loss = 0.5 * ((y - model(x)) ** 2).mean().item()
             run.log(step=step, loss=train_loss)
+        if (step + 1) % config.checkpoint_every == 0:
+            run.checkpoint(step, model=model, optimizer=optimizer, rng=rng)
 
     # ---- evaluation: compare with the noiseless function, not the noisy samples ----------
     grid = torch.linspace(0.0, 1.0, config.grid_points)

@@ -37,6 +37,7 @@ class Config:
     l2_lambda: float = 1e-5
     learning_rate: float = 3e-3
     steps: int = 2000
+    checkpoint_every: int = 500  # steps; resume with `practicum run --resume RUN_DIR`
 
     def validate(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -45,6 +46,8 @@ class Config:
             )
         if self.points_per_spiral < 2 or self.steps < 1 or self.turns <= 0:
             raise PracticumError("points_per_spiral >= 2, steps >= 1 and turns > 0 are required")
+        if self.checkpoint_every < 1:
+            raise PracticumError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
 
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "silu": torch.nn.functional.silu}
@@ -89,7 +92,12 @@ def run(config: Config, run: Run) -> dict[str, float]:
     def logits(inputs: torch.Tensor) -> torch.Tensor:
         return model(inputs).squeeze(-1)
 
-    for step in run.progress(range(config.steps), total=config.steps, desc="spirals"):
+    resumed = run.restore(model=model, optimizer=optimizer)  # None on a fresh run
+    start = resumed["step"] + 1 if resumed else 0
+
+    for step in run.progress(
+        range(start, config.steps), total=config.steps - start, desc="spirals"
+    ):
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits(x), t)
         loss = bce + config.l2_lambda * l2_penalty(model)
         optimizer.zero_grad()
@@ -97,6 +105,8 @@ def run(config: Config, run: Run) -> dict[str, float]:
         optimizer.step()
         if step % 50 == 0 or step == config.steps - 1:
             run.log(step=step, loss=loss.item(), bce=bce.item())
+        if (step + 1) % config.checkpoint_every == 0:
+            run.checkpoint(step, model=model, optimizer=optimizer)
 
     # ---- evaluation ------------------------------------------------------------------
     with torch.no_grad():

@@ -1,0 +1,99 @@
+"""Checkpoints that resume a run exactly: model, optimiser, scheduler, every RNG state, position.
+
+A checkpoint is one ``torch.save`` file ``checkpoints/step-00000123.pt`` written atomically; the
+newest two are kept. Loading uses ``weights_only=True``, so a checkpoint can never execute code:
+everything in it is tensors and plain Python data (RNG states included, converted to lists).
+A truncated or corrupt newest file is skipped with a warning and the previous one is used.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from practicum.io import atomic_write
+
+_NAME = re.compile(r"^step-(\d{8,})\.pt$")
+PLAIN = (int, float, str, bool, list, tuple, dict, type(None))
+
+
+def global_rng_state() -> dict[str, Any]:
+    """Python's, NumPy's legacy and torch's global generator states, as plain data."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    return {
+        "python": random.getstate(),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_global_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def state_of(obj: Any) -> Any:
+    """The saveable state of a module, optimiser, scheduler, generator or plain value."""
+    if isinstance(obj, np.random.Generator):
+        return {"__numpy_generator__": obj.bit_generator.state}
+    if isinstance(obj, torch.Generator):
+        return {"__torch_generator__": obj.get_state()}
+    if hasattr(obj, "state_dict"):
+        return obj.state_dict()
+    if isinstance(obj, PLAIN):
+        return obj
+    raise TypeError(f"cannot checkpoint an object of type {type(obj).__name__}")
+
+
+def load_into(obj: Any, state: Any) -> None:
+    if isinstance(obj, np.random.Generator):
+        obj.bit_generator.state = state["__numpy_generator__"]
+    elif isinstance(obj, torch.Generator):
+        obj.set_state(state["__torch_generator__"])
+    elif hasattr(obj, "load_state_dict"):
+        obj.load_state_dict(state)
+    else:
+        raise TypeError(f"cannot restore an object of type {type(obj).__name__}")
+
+
+def checkpoint_files(folder: Path) -> list[Path]:
+    """Checkpoint files, oldest first."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
+
+
+def save(folder: Path, step: int, payload: dict[str, Any], keep: int = 2) -> Path:
+    path = folder / f"step-{step:08d}.pt"
+    atomic_write(path, lambda f: torch.save(payload, f))
+    for old in checkpoint_files(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_latest(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that loads; corrupt ones are skipped with a warning."""
+    for path in reversed(checkpoint_files(folder)):
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(payload, dict) or "step" not in payload:
+                raise ValueError("not a practicum checkpoint")
+            return path, payload
+        except Exception as exc:  # a truncated zip, a bad pickle, ...: any failure means unusable
+            warnings.warn(
+                f"checkpoint {path} is unreadable ({type(exc).__name__}); using the previous one",
+                stacklevel=2,
+            )
+    return None

@@ -1,0 +1,142 @@
+"""Checkpoint and resume: exact continuation, corrupt files, no pickled code, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from practicum.cli import main
+from practicum.runs import Run
+
+
+def _train(run: Run, steps: int, stop_at: int | None = None) -> torch.nn.Module:
+    """A loop that uses every kind of randomness: NumPy batches, a torch generator, dropout."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 16), torch.nn.Dropout(0.3), torch.nn.Linear(16, 1)
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.9)
+    rng = np.random.default_rng(1)
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(3))
+    y = x.sum(1, keepdim=True)
+    resumed = run.restore(model=model, opt=opt, sched=sched, rng=rng, gen=gen)
+    start = resumed["step"] + 1 if resumed else 0
+    for step in range(start, steps):
+        idx = torch.from_numpy(rng.choice(64, 16, replace=False))
+        noise = 0.01 * torch.randn(16, 1, generator=gen)
+        loss = ((model(x[idx]) - y[idx] - noise) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        run.log(step=step, loss=loss.item())
+        if step % 4 == 3:
+            run.checkpoint(step, model=model, opt=opt, sched=sched, rng=rng, gen=gen)
+        if step == stop_at:
+            break
+    return model
+
+
+def test_resume_continues_exactly(tmp_path):
+    full = _train(Run(tmp_path / "full", quiet=True), steps=30)
+    interrupted = Run(tmp_path / "cut", quiet=True)
+    _train(interrupted, steps=30, stop_at=17)  # dies between checkpoints (15 and 19)
+    again = Run(tmp_path / "cut", quiet=True)
+    again.resuming = True
+    resumed = _train(again, steps=30)
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    log_full = (tmp_path / "full" / "metrics.jsonl").read_text()
+    assert (tmp_path / "cut" / "metrics.jsonl").read_text() == log_full
+
+
+def test_keeps_two_and_skips_a_corrupt_newest(tmp_path):
+    run = Run(tmp_path, quiet=True)
+    model = torch.nn.Linear(2, 2)
+    for step in (0, 1, 2):
+        with torch.no_grad():
+            model.weight.fill_(step)
+        run.checkpoint(step, model=model)
+    files = sorted(p.name for p in run.checkpoints_dir.iterdir())
+    assert files == ["step-00000001.pt", "step-00000002.pt"]
+    newest = run.checkpoints_dir / files[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated
+
+    run.resuming = True
+    with pytest.warns(UserWarning, match="unreadable"):
+        resumed = run.restore(model=model)
+    assert resumed["step"] == 1
+    assert torch.all(model.weight == 1)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_loading_never_executes_pickled_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = Run(tmp_path / "r", quiet=True)
+    model = torch.nn.Linear(2, 2)
+    run.checkpoint(0, model=model)
+    evil = run.checkpoints_dir / "step-00000009.pt"
+    torch.save({"step": 9, "objects": {"model": _Exploit()}}, evil, pickle_module=pickle)
+    run.resuming = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = run.restore(model=model)
+    assert not (tmp_path / "pwned").exists()
+    assert resumed["step"] == 0 and any("unreadable" in str(w.message) for w in caught)
+
+
+def test_sigkill_mid_run_then_resume_gives_the_same_bits(tmp_path):
+    args = ["--quiet", "--set", "steps=6000", "--set", "checkpoint_every=300"]
+    cut, whole = tmp_path / "cut", tmp_path / "whole"
+    cmd = [sys.executable, "-m", "practicum", "run", "sine-basis", *args]
+    proc = subprocess.Popen([*cmd, "--out", str(cut)])
+    deadline = time.monotonic() + 120
+    while not list((cut / "checkpoints").glob("*.pt")):
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.2)  # well past the checkpoint, mid-way to the next one
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (cut / "summary.json").exists(), "the run finished before it was killed"
+
+    assert main(["run", "--resume", str(cut), "--quiet"]) == 0
+    subprocess.run([*cmd, "--out", str(whole)], check=True, capture_output=True)
+    a = json.loads((cut / "summary.json").read_text())
+    b = json.loads((whole / "summary.json").read_text())
+    assert a["metrics"] == b["metrics"]
+    assert a["param_hash"] == b["param_hash"]
+    assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
+
+
+def test_nan_loss_is_one_line_naming_the_step(tmp_path, capsys):
+    out = tmp_path / "nan"
+    code = main(["run", "sine-basis", "--quiet", "--set", "learning_rate=1e4", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "non-finite at optimiser step" in err and "BasisRegression." in err
+    assert not (out / "summary.json").exists()
+    assert (out / "metrics.jsonl").exists()  # what was logged is kept
+
+
+def test_resume_errors(tmp_path, capsys):
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["run", "sine-basis", "--resume", str(tmp_path)]) == 2
+    assert "--resume takes" in capsys.readouterr().err
