@@ -223,6 +223,22 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_debug(args: argparse.Namespace) -> int:
+    from practicum.debug import debug_lab
+
+    rows, run_dir = debug_lab(
+        args.lab,
+        quick=args.quick,
+        seed=args.seed,
+        steps=args.steps,
+        overrides=parse_sets(args.set or []),
+        out=args.out,
+    )
+    print((Path(run_dir) / "debug.md").read_text())
+    print(f"table, plots and debug.json in: {run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="practicum",
@@ -247,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     p.add_argument("--threads", type=int, help="intra-op threads (default $PRACTICUM_THREADS or 1)")
     p.set_defaults(func=cmd_run, device="cpu")
+
+    p = sub.add_parser("debug", help="a few training steps of a lab with gradient-flow hooks")
+    p.add_argument("lab")
+    p.add_argument("--quick", action="store_true", help="the lab's quick preset")
+    p.add_argument("--steps", type=int, default=20, help="optimiser steps to watch (default 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--out", help="run folder (default runs/<lab>-debug/<UTC time>-s<seed>)")
+    p.set_defaults(func=cmd_debug)
 
     p = sub.add_parser("show", help="print the summary of a run folder")
     p.add_argument("run_dir")
