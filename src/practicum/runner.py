@@ -53,6 +53,20 @@ def set_threads(threads: int) -> None:
     threadpool_limits(threads)  # NumPy's BLAS (the autodiff engine's matmuls)
 
 
+def distributed_rank(device: str) -> tuple[int, int, str]:
+    """(rank, world size, device) — joins the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    import torch.distributed as dist
+
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), world, device
+
+
 def check_out(run_dir: str | Path | None) -> None:
     """A finished run folder is never overwritten."""
     if run_dir is not None and (Path(run_dir) / "summary.json").exists():
@@ -139,7 +153,8 @@ def _execute(lab: Lab, config: Any, run: Run, quick: bool) -> dict[str, Any]:
         "wall_time_s": round(wall, 3),
         "param_hash": param_hash(run.params),
     }
-    atomic_write_json(run.dir / "summary.json", summary)
+    if run.is_main:
+        atomic_write_json(run.dir / "summary.json", summary)
     return summary
 
 
@@ -164,13 +179,16 @@ def run_lab(
     check_out(run_dir)
 
     set_threads(resolve_threads(threads))
-    settings = seed_everything(seed)
-    run = Run(run_dir, seed=seed, device=device, quick=quick, quiet=quiet)
-    atomic_write_json(
-        run_dir / "config.json",
-        {"lab": lab.name, "quick": quick, "seed": seed, "config": config_to_dict(config)},
-    )
-    atomic_write_json(run_dir / "env.json", {**environment(device), "determinism": settings})
+    rank, world_size, device = distributed_rank(device)
+    settings = seed_everything(seed)  # every rank the same seed: identical initial weights
+    run = Run(run_dir, seed, device, quick, quiet, rank=rank, world_size=world_size)
+    if run.is_main:
+        atomic_write_json(
+            run_dir / "config.json",
+            {"lab": lab.name, "quick": quick, "seed": seed, "config": config_to_dict(config)},
+        )
+        env = {**environment(device), "determinism": settings, "world_size": world_size}
+        atomic_write_json(run_dir / "env.json", env)
 
     return _execute(lab, config, run, quick), run_dir
 

@@ -47,7 +47,17 @@ class Run:
         device: str = "cpu",
         quick: bool = False,
         quiet: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
+        self.rank = rank  # under torchrun: this process's rank; only rank 0 writes
+        self.world_size = world_size
+        if rank != 0:
+            import tempfile
+
+            # Other ranks compute the same things but keep them to themselves.
+            path = Path(tempfile.mkdtemp(prefix=f"practicum-rank{rank}-"))
+            quiet = True
         self.dir = Path(path)
         self.seed = seed
         self.device = device
@@ -71,9 +81,43 @@ class Run:
     def checkpoints_dir(self) -> Path:
         return self.dir / "checkpoints"
 
+    # ---- data parallelism (torchrun) ---------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, batch: Any) -> Any:
+        """This process's contiguous share of a batch (all of it without torchrun).
+
+        Shards are equal, so DistributedDataParallel's average of the shards' mean-loss
+        gradients equals the gradient of the mean loss over the whole batch.
+        """
+        if self.world_size == 1:
+            return batch
+        n = batch.shape[0]
+        if n % self.world_size:
+            raise PracticumError(
+                f"a batch of {n} does not split evenly over {self.world_size} processes"
+            )
+        k = n // self.world_size
+        return batch[self.rank * k : (self.rank + 1) * k]
+
+    def distribute(self, model: Any) -> Any:
+        """Wrap a module in DistributedDataParallel under torchrun; unchanged otherwise.
+
+        Keep the unwrapped module for evaluation and ``set_params``.
+        """
+        if self.world_size == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model)
+
     # ---- logging -----------------------------------------------------------------
     def log(self, **values: Any) -> None:
         """Append one line to ``metrics.jsonl`` (e.g. ``run.log(step=10, loss=0.3)``)."""
+        if not self.is_main:
+            return
         line = json.dumps(json.loads(to_json(values)), separators=(",", ":"))
         with self._metrics_log.open("a") as f:
             f.write(line + "\n")
@@ -102,7 +146,8 @@ class Run:
         import matplotlib.pyplot as plt
 
         path = self.plots_dir / f"{name}.png"
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=130, bbox_inches="tight"))
+        if self.is_main:
+            atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=130, bbox_inches="tight"))
         plt.close(fig)
         return path
 
@@ -122,6 +167,8 @@ class Run:
         """
         from practicum import checkpoint as ckpt
 
+        if not self.is_main:
+            return self.checkpoints_dir
         payload = {
             "step": step,
             "objects": {name: ckpt.state_of(obj) for name, obj in objects.items()},

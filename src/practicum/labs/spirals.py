@@ -89,8 +89,12 @@ def run(config: Config, run: Run) -> dict[str, float]:
     ).to(run.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
-    def logits(inputs: torch.Tensor) -> torch.Tensor:
-        return model(inputs).squeeze(-1)
+    def logits(inputs: torch.Tensor, net: torch.nn.Module = model) -> torch.Tensor:
+        return net(inputs).squeeze(-1)
+
+    # Under torchrun each process takes its shard of the (full) batch; DDP averages gradients.
+    trained = run.distribute(model)
+    x_local, t_local = run.shard(x), run.shard(t)
 
     resumed = run.restore(model=model, optimizer=optimizer)  # None on a fresh run
     start = resumed["step"] + 1 if resumed else 0
@@ -98,7 +102,9 @@ def run(config: Config, run: Run) -> dict[str, float]:
     for step in run.progress(
         range(start, config.steps), total=config.steps - start, desc="spirals"
     ):
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits(x), t)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits(x_local, trained), t_local
+        )
         loss = bce + config.l2_lambda * l2_penalty(model)
         optimizer.zero_grad()
         loss.backward()
