@@ -1,0 +1,370 @@
+"""The reproducibility report: which runs it picks, what its pages say, and that they render.
+
+The last test opens the site in headless Chromium through the DevTools protocol (a small
+client over ``--remote-debugging-pipe``, no extra dependency) and checks that the table and
+every plot render with no console error; it also breaks one image on purpose to show that the
+check catches it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from practicum.cli import main
+from practicum.runner import run_lab
+
+OLD_STAMP = "20260101T000000Z"
+NEW_STAMP = "20250101T000000Z"  # an older name on purpose: the newer summary.json must win
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory) -> Path:
+    """Three real quick runs: sine-basis with seeds 0 and 1, and a shortened spirals run.
+
+    Runs are shortened with ``--set steps=...`` where the test needs no passing result.
+    """
+    root = tmp_path_factory.mktemp("runs")
+    older = root / "sine-basis" / f"{OLD_STAMP}-s0"
+    run_lab("sine-basis", quick=True, seed=0, overrides={"steps": "200"}, out=older, quiet=True)
+    newer, _ = run_lab(
+        "sine-basis", quick=True, seed=1, out=root / "sine-basis" / f"{NEW_STAMP}-s1", quiet=True
+    )
+    # Seed 1 finished later, whatever the clock's resolution says.
+    stamp = time.time() + 10
+    os.utime(root / "sine-basis" / f"{NEW_STAMP}-s1" / "summary.json", (stamp, stamp))
+    # Too few steps to meet the quick targets (the report must show a FAIL just as clearly).
+    run_lab(
+        "spirals",
+        quick=True,
+        seed=0,
+        overrides={"steps": "60"},
+        out=root / "spirals" / f"{OLD_STAMP}-s0",
+        quiet=True,
+    )
+    # An unfinished run (no summary.json) is ignored.
+    (root / "spirals" / "20270101T000000Z-s0" / "plots").mkdir(parents=True)
+    assert newer["seed"] == 1
+    return root
+
+
+def build(capsys, runs_root: Path, tmp_path: Path, *extra: str) -> tuple[int, str, str]:
+    args = ["report", "--runs-root", str(runs_root), "--out", str(tmp_path / "site")]
+    args += ["--docs-md", str(tmp_path / "reproducibility.md"), *extra]
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def summary_of(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def test_report_picks_newest_run_per_lab_and_links_everything(capsys, runs_root, tmp_path):
+    code, out, err = build(capsys, runs_root, tmp_path)
+    assert code == 0, err
+    site = tmp_path / "site"
+    assert f"{site / 'index.html'}" in out
+
+    index = (site / "index.html").read_text()
+    rows = re.findall(r'<tr class="run" data-lab="([^"]+)">(.*?)</tr>', index, re.S)
+    assert [lab for lab, _ in rows] == ["sine-basis", "spirals"]  # course order
+    sine_row, spirals_row = (row for _, row in rows)
+
+    # sine-basis: the seed-1 run (newer summary.json), not the later-named seed-0 folder.
+    sine = summary_of(runs_root / "sine-basis" / f"{NEW_STAMP}-s1")
+    assert '<a href="sine-basis.html">' in sine_row
+    assert "ECE472 assignment 1" in sine_row
+    assert "rmse_to_sine &lt;= 0.1" in sine_row  # escaped
+    assert f"{sine['metrics']['rmse_to_sine']:.4g}" in sine_row
+    assert '<td class="num">1</td>' in sine_row and "quick" in sine_row
+    assert f"{sine['wall_time_s']:.1f} s" in sine_row
+    env = json.loads((runs_root / "sine-basis" / f"{NEW_STAMP}-s1" / "env.json").read_text())
+    if env["git_commit"]:
+        assert env["git_commit"][:10] in sine_row
+
+    spirals = summary_of(runs_root / "spirals" / f"{OLD_STAMP}-s0")
+    assert not spirals["passed"], "60 steps should not reach the quick targets"
+    assert "badge fail" in spirals_row and "badge pass" not in spirals_row
+    assert "badge pass" in sine_row
+
+    # Registered labs without a run are listed, without a link.
+    assert re.search(r'<tr class="not-run"><td><code>diy-backprop</code>', index)
+
+    # Lab pages: config, metrics, targets, environment, and plots that point at copied files.
+    page = (site / "sine-basis.html").read_text()
+    for section in ("Targets", "Metrics", "Plots", "Config", "Environment", "Reproduce"):
+        assert f"<h2>{section}</h2>" in page
+    assert sine["param_hash"] in page
+    assert "practicum run sine-basis --seed 1 --quick" in page
+    spirals_page = (site / "spirals.html").read_text()
+    assert "practicum run spirals --seed 0 --quick --set steps=60" in spirals_page
+    for lab in ("sine-basis", "spirals"):
+        html = (site / f"{lab}.html").read_text()
+        sources = re.findall(r'<img src="([^"]+)"', html)
+        plots = sorted(p.name for p in (runs_root / lab).glob(f"{OLD_STAMP}-s0/plots/*.png"))
+        assert len(sources) == len(plots) > 0
+        for src in sources:
+            assert not src.startswith(("/", "file:", "http")), "links must be relative"
+            assert (site / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # The Markdown table: the same rows.
+    md = (tmp_path / "reproducibility.md").read_text()
+    assert re.search(r"^\| `sine-basis` \| ECE472 assignment 1 \| rmse_to_sine <= 0.1 \|", md, re.M)
+    assert re.search(r"^\| `spirals` .*❌ FAIL \| 0 \| quick \|", md, re.M)
+    assert re.search(r"^\| `diy-backprop` .*\| not run \|", md, re.M)
+
+
+def test_text_from_a_run_is_escaped(capsys, runs_root, tmp_path):
+    run = tmp_path / "runs" / "sine-basis" / "x"
+    shutil.copytree(runs_root / "sine-basis" / f"{NEW_STAMP}-s1", run)
+    config = json.loads((run / "config.json").read_text())
+    config["config"]["note"] = "<script>alert(1)</script>"
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = build(capsys, tmp_path / "unused", tmp_path, str(run), "--no-docs")
+    assert code == 0, err
+    page = (tmp_path / "site" / "sine-basis.html").read_text()
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert not (tmp_path / "reproducibility.md").exists()  # --no-docs wins over --docs-md
+
+
+def test_clear_one_line_errors(capsys, runs_root, tmp_path):
+    def one_line_error(*args: str) -> str:
+        code, _, err = build(capsys, *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        return err
+
+    assert "no finished runs under" in one_line_error(tmp_path / "empty", tmp_path)
+    unfinished = runs_root / "spirals" / "20270101T000000Z-s0"
+    err = one_line_error(runs_root, tmp_path, str(unfinished))
+    assert "has no summary.json" in err
+    both = [str(p) for p in sorted((runs_root / "sine-basis").iterdir())]
+    assert "two runs of sine-basis" in one_line_error(runs_root, tmp_path, *both)
+    assert not (tmp_path / "site").exists()
+
+
+# ---- rendering in a real browser ------------------------------------------------------
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
+]
+
+
+def _above_4(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5)
+    os.close(fd)
+    return moved
+
+
+class DevTools:
+    """A tiny Chrome DevTools Protocol client over ``--remote-debugging-pipe``.
+
+    Chromium reads commands from its file descriptor 3 and writes replies and events to
+    descriptor 4, one JSON object per message, each ended by a NUL byte.
+    """
+
+    def __init__(self, chromium: str, profile: Path, log: Path) -> None:
+        cmd_read, self._cmd_write = os.pipe()
+        self._reply_read, reply_write = os.pipe()
+        # Our ends must not already sit on 3 or 4, or moving one would overwrite the other.
+        cmd_read, reply_write = _above_4(cmd_read), _above_4(reply_write)
+        self._log = log.open("wb")
+        args = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe"]
+        # posix_spawn (not Popen) because the pipe ends must land on exactly fds 3 and 4.
+        self.pid = os.posix_spawn(
+            chromium,
+            args,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, self._log.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, self._log.fileno(), 2),
+                (os.POSIX_SPAWN_DUP2, cmd_read, 3),
+                (os.POSIX_SPAWN_DUP2, reply_write, 4),
+            ],
+        )
+        os.close(cmd_read)
+        os.close(reply_write)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def _read_message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._reply_read], [], [], max(left, 0))
+            if not ready:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._reply_read, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"Chromium closed the DevTools pipe (see {self._log.name})")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._cmd_write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + 30
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_for(self, method: str, since: int) -> None:
+        """Wait for an event named ``method`` after the first ``since`` events."""
+        deadline = time.monotonic() + 30
+        while not any(e.get("method") == method for e in self.events[since:]):
+            self.events.append(self._read_message(deadline))
+
+    def close(self) -> None:
+        # Chromium may close the pipe before it answers; that is a clean exit too.
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            self.send("Browser.close")
+        deadline = time.monotonic() + 10
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.05)
+        os.close(self._cmd_write)
+        os.close(self._reply_read)
+        self._log.close()
+
+
+def console_errors(events: list[dict[str, Any]]) -> list[str]:
+    """Console errors, uncaught exceptions and failed loads among the protocol events."""
+    errors = []
+    for e in events:
+        params = e.get("params", {})
+        if e.get("method") == "Runtime.consoleAPICalled" and params.get("type") in (
+            "error",
+            "assert",
+        ):
+            errors.append(
+                " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+            )
+        elif e.get("method") == "Runtime.exceptionThrown":
+            errors.append(params["exceptionDetails"].get("text", "exception"))
+        elif e.get("method") == "Log.entryAdded" and params["entry"]["level"] == "error":
+            errors.append(f"{params['entry']['text']} {params['entry'].get('url', '')}")
+    return errors
+
+
+# What the page looks like once loaded: every image decoded and laid out, the tables drawn.
+PAGE_STATE = """(() => {
+  const images = [...document.images];
+  const box = (el) => el ? el.getBoundingClientRect() : {width: 0, height: 0};
+  const header = document.querySelector('th');
+  return {
+    title: document.title,
+    images: images.length,
+    broken: images.filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.src),
+    shown: images.filter((i) => box(i).width >= 200 && box(i).height >= 100).length,
+    rows: document.querySelectorAll('#labs tbody tr').length,
+    runRows: document.querySelectorAll('#labs tbody tr.run').length,
+    tableWidth: box(document.querySelector('table')).width,
+    headerBackground: header ? getComputedStyle(header).backgroundColor : '',
+  };
+})()"""
+
+
+def open_page(browser: DevTools, session: str, path: Path) -> tuple[dict[str, Any], list[str]]:
+    since = len(browser.events)
+    browser.send("Page.navigate", session, url=path.as_uri())
+    browser.wait_for("Page.loadEventFired", since)
+    state = browser.send("Runtime.evaluate", session, expression=PAGE_STATE, returnByValue=True)
+    return state["result"]["value"], console_errors(browser.events[since:])
+
+
+def screenshot(browser: DevTools, session: str, path: Path) -> None:
+    """The whole page, not only the window."""
+    size = browser.send("Page.getLayoutMetrics", session)["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = browser.send(
+        "Page.captureScreenshot", session, format="png", clip=clip, captureBeyondViewport=True
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def assert_not_blank(png: Path) -> None:
+    from PIL import Image
+
+    with Image.open(png) as image:
+        gray = image.convert("L")
+        assert gray.width >= 1000 and gray.height >= 400
+        low, high = gray.getextrema()
+        assert high - low > 100, "the screenshot is blank"
+
+
+def test_site_renders_in_headless_chromium(capsys, runs_root, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    code, _, err = build(capsys, runs_root, tmp_path, "--no-docs")
+    assert code == 0, err
+    site = tmp_path / "site"
+
+    browser = DevTools(chromium, tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+        session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            browser.send(f"{domain}.enable", session)
+
+        state, errors = open_page(browser, session, site / "index.html")
+        assert errors == []
+        assert state["title"] == "practicum: reproducibility report"
+        assert state["runRows"] == 2 and state["rows"] > 2
+        assert state["tableWidth"] > 800
+        assert state["headerBackground"] not in ("", "rgba(0, 0, 0, 0)"), "the CSS was not applied"
+        screenshot(browser, session, tmp_path / "index.png")
+        assert_not_blank(tmp_path / "index.png")
+
+        for lab in ("sine-basis", "spirals"):
+            state, errors = open_page(browser, session, site / f"{lab}.html")
+            assert errors == []
+            assert state["broken"] == []
+            assert state["images"] == state["shown"] == len(list((site / lab).glob("*.png"))) > 0
+            screenshot(browser, session, tmp_path / f"{lab}.png")
+            assert_not_blank(tmp_path / f"{lab}.png")
+
+        # The check can fail: a missing plot is a broken image and a console error.
+        missing = sorted((site / "spirals").glob("*.png"))[0]
+        missing.unlink()
+        state, errors = open_page(browser, session, site / "spirals.html")
+        assert [Path(src).name for src in state["broken"]] == [missing.name]
+        assert any("ERR_FILE_NOT_FOUND" in e for e in errors), errors
+    finally:
+        browser.close()
