@@ -163,3 +163,23 @@ def test_missed_target_exits_one(capsys, tmp_path):
     )
     assert code == 1
     assert "FAIL" in out and "targets missed: sine-basis" in err
+
+
+def test_run_all_prints_a_results_table_and_fails_on_a_missed_target(capsys, tmp_path, monkeypatch):
+    import dataclasses
+
+    import practicum.lab as lab_module
+
+    real = lab_module.get_lab("sine-basis")
+    # A second lab whose quick preset cannot reach the target.
+    doomed = dataclasses.replace(real, name="doomed", quick={"steps": 1, "learning_rate": 1e-6})
+    monkeypatch.setattr(lab_module, "_REGISTRY", {"sine-basis": real, "doomed": doomed})
+    code, out, err = run_cli(capsys, "run", "--all", "--quick", "--quiet", "--out", str(tmp_path))
+    assert code == 1
+    assert out.count("rmse_to_sine") == 2
+    assert "1 of 2 labs passed their targets" in out
+    assert "targets missed: doomed" in err
+    assert (tmp_path / "sine-basis" / "summary.json").is_file()
+    assert (tmp_path / "doomed" / "summary.json").is_file()
+    code, _, err = run_cli(capsys, "run", "--all", "--set", "steps=3")
+    assert_one_line_error(code, err, "--set applies to one lab")
