@@ -1,0 +1,262 @@
+"""Deep Q-learning (Mnih et al. 2015) on CartPole-v1, with Double DQN as an option.
+
+A network Q_θ(s, ·) is regressed onto the Bellman target y = r + γ max_a' Q_θ⁻(s', a') with
+the Huber loss, on minibatches drawn uniformly from a replay buffer of past transitions. The
+target network θ⁻ is a delayed copy of θ (hard copies every few hundred steps, or Polyak
+averaging with tau < 1), which keeps the regression target still while θ moves. Actions are
+ε-greedy, with ε annealed linearly from 1 to a small floor. Training stops once the greedy
+policy averages >= 475 on 100 validation episodes; the score comes from 100 test episodes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from practicum.errors import PracticumError
+from practicum.lab import Lab, Target
+from practicum.rl.env import NUM_ACTIONS, OBS_DIM, SOLVED_RETURN, make_env, torch_threads
+from practicum.rl.plots import learning_curve_figure, smooth
+from practicum.rl.policy_io import PolicySpec, build_policy
+from practicum.rl.replay import ReplayBuffer
+from practicum.rl.report import SolveCheck, final_report
+from practicum.rl.targets import linear_schedule, q_learning_targets
+from practicum.runs import Run
+
+
+# ---- config ------------------------------------------------------------------------------
+@dataclass
+class Config:
+    total_steps: int = 150_000  # budget of environment steps
+    learning_rate: float = 1e-3
+    buffer_size: int = 50_000
+    batch_size: int = 128
+    gamma: float = 0.99
+    hidden_layers: int = 2
+    width: int = 128
+    activation: str = "relu"
+    double_dqn: bool = True  # pick a* with the online net, evaluate it with the target net
+    tau: float = 0.005  # 1 = hard copy; < 1 = Polyak averaging θ⁻ ← τθ + (1 − τ)θ⁻
+    target_update_every: int = 1  # env steps between target updates (500 suits tau = 1)
+    start_epsilon: float = 1.0
+    end_epsilon: float = 0.05
+    exploration_steps: int = 10_000  # ε reaches end_epsilon after this many steps
+    learning_starts: int = 1_000  # random-ish steps collected before the first update
+    train_every: int = 1  # env steps between training phases...
+    gradient_steps: int = 1  # ...of this many minibatch updates each
+    huber_delta: float = 1.0
+    max_grad_norm: float = 10.0
+    q_probe_states: int = 500  # fixed states whose Q-values are tracked (as in Mnih et al.)
+    log_every: int = 1_000
+    check_every: int = 2_000  # env steps between validation checks...
+    check_gate: float = 150.0  # ...made once the last 10 training episodes average this
+    check_episodes: int = 100
+    eval_episodes: int = 100
+
+    def validate(self) -> None:
+        if self.total_steps < 1 or self.batch_size < 1 or self.buffer_size < self.batch_size:
+            raise PracticumError("need total_steps >= 1 and buffer_size >= batch_size >= 1")
+        if not 0.0 < self.tau <= 1.0:
+            raise PracticumError(f"tau must be in (0, 1], got {self.tau}")
+        if not 0.0 <= self.end_epsilon <= self.start_epsilon <= 1.0:
+            raise PracticumError("need 0 <= end_epsilon <= start_epsilon <= 1")
+        if not 0.0 <= self.gamma < 1.0:
+            raise PracticumError(f"gamma must be in [0, 1), got {self.gamma}")
+        if self.learning_rate <= 0:
+            raise PracticumError(f"learning_rate must be positive, got {self.learning_rate}")
+        every = (self.train_every, self.gradient_steps, self.target_update_every, self.log_every)
+        if min(*every, self.check_every) < 1:
+            raise PracticumError(
+                "train_every, gradient_steps, target_update_every, log/check_every must be >= 1"
+            )
+        if self.q_probe_states < 1 or self.q_probe_states > self.learning_starts:
+            raise PracticumError("need 1 <= q_probe_states <= learning_starts")
+        PolicySpec(OBS_DIM, NUM_ACTIONS, self.hidden_layers, self.width, self.activation)
+
+
+# ---- loss ----------------------------------------------------------------------------------
+def td_loss(
+    q_net: torch.nn.Module,
+    target_net: torch.nn.Module,
+    batch: tuple[torch.Tensor, ...],
+    config: Config,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Huber loss between Q(s, a) and the (Double) DQN target; also returns mean Q(s, a)."""
+    obs, actions, rewards, next_obs, terminated = batch
+    with torch.no_grad():
+        next_q_target = target_net(next_obs)
+        next_q_online = q_net(next_obs) if config.double_dqn else None
+        y = q_learning_targets(rewards, terminated, config.gamma, next_q_target, next_q_online)
+    q_taken = q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+    return F.huber_loss(q_taken, y, delta=config.huber_delta), q_taken.detach().mean()
+
+
+def update_target(q_net: torch.nn.Module, target_net: torch.nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for p, p_target in zip(q_net.parameters(), target_net.parameters(), strict=True):
+            p_target.lerp_(p, tau)  # tau = 1 copies
+
+
+# ---- training ------------------------------------------------------------------------------
+def run(config: Config, run: Run) -> dict[str, float]:
+    with torch_threads(1):
+        return train(config, run)
+
+
+def train(config: Config, run: Run) -> dict[str, float]:
+    device = run.device
+    torch.manual_seed(run.seed)
+    rng = np.random.default_rng(run.seed)  # exploration and replay sampling
+    spec = PolicySpec(OBS_DIM, NUM_ACTIONS, config.hidden_layers, config.width, config.activation)
+    q_net = build_policy(spec).to(device)
+    target_net = copy.deepcopy(q_net)
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=config.learning_rate, fused=True)
+    buffer = ReplayBuffer(config.buffer_size, OBS_DIM, rng)
+
+    env = make_env(seed=run.seed)
+    obs, _ = env.reset()
+    check = SolveCheck(run.seed, episodes=config.check_episodes)
+    ep_steps: list[int] = []
+    ep_returns: list[float] = []
+    q_log: list[tuple[int, float, float]] = []  # (step, mean max Q on probe states, batch Q)
+    probe: torch.Tensor | None = None
+    ep_return, last_loss, last_q = 0.0, float("nan"), float("nan")
+    env_steps = 0
+    for step in run.progress(range(1, config.total_steps + 1), desc="dqn env steps"):
+        epsilon = linear_schedule(
+            config.start_epsilon, config.end_epsilon, config.exploration_steps, step
+        )
+        if rng.random() < epsilon:
+            action = int(rng.integers(NUM_ACTIONS))
+        else:
+            with torch.no_grad():
+                action = int(q_net(torch.as_tensor(obs[None], device=device)).argmax())
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated)
+        obs = next_obs
+        ep_return += reward
+        env_steps = step
+        if terminated or truncated:
+            ep_steps.append(step)
+            ep_returns.append(ep_return)
+            ep_return = 0.0
+            obs, _ = env.reset()
+
+        if step == config.learning_starts:
+            # Fixed probe states, gathered by the (mostly random) early policy.
+            probe = torch.as_tensor(buffer.obs[: config.q_probe_states], device=device)
+        if step >= config.learning_starts and step % config.target_update_every == 0:
+            update_target(q_net, target_net, config.tau)
+        if step >= config.learning_starts and step % config.train_every == 0:
+            for _ in range(config.gradient_steps):
+                b = buffer.sample(config.batch_size)
+                batch = (
+                    torch.as_tensor(b.obs, device=device),
+                    torch.as_tensor(b.actions, device=device),
+                    torch.as_tensor(b.rewards, device=device),
+                    torch.as_tensor(b.next_obs, device=device),
+                    torch.as_tensor(b.terminated, device=device),
+                )
+                loss, q_mean = td_loss(q_net, target_net, batch, config)
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(q_net.parameters(), config.max_grad_norm)
+                optimizer.step()
+            last_loss, last_q = float(loss.detach()), float(q_mean)
+            if not math.isfinite(last_loss):
+                raise PracticumError(f"TD loss became non-finite at step {step}; lower the lr")
+
+        if step % config.log_every == 0 and probe is not None:
+            with torch.no_grad():
+                probe_q = float(q_net(probe).max(dim=1).values.mean())
+            q_log.append((step, probe_q, last_q))
+            recent = float(np.mean(ep_returns[-10:])) if ep_returns else 0.0
+            run.log(
+                step=step,
+                epsilon=epsilon,
+                td_loss=last_loss,
+                q_probe=probe_q,
+                q_batch=last_q,
+                recent_return=recent,
+                episodes=len(ep_returns),
+            )
+        if (
+            step % config.check_every == 0
+            and ep_returns
+            and np.mean(ep_returns[-10:]) >= config.check_gate
+            and check(q_net, step, device)
+        ):
+            run.print(f"solved after {step} env steps")
+            break
+    env.close()
+
+    # ---- evaluation and plots ----------------------------------------------------------------
+    metrics = final_report(
+        run,
+        q_net,
+        spec,
+        check,
+        env_steps,
+        len(ep_returns),
+        "DQN: greedy test episode",
+        eval_episodes=config.eval_episodes,
+    )
+    metrics["final_train_return"] = float(smooth(ep_returns, 20)[-1]) if ep_returns else 0.0
+    metrics["final_q_probe"] = q_log[-1][1] if q_log else float("nan")
+    name = "Double DQN" if config.double_dqn else "DQN"
+    run.save_figure(
+        learning_curve_figure(
+            ep_steps, ep_returns, f"{name} on CartPole-v1", solved_step=check.solved_at_step
+        ),
+        "learning_curve",
+    )
+    run.save_figure(q_value_figure(q_log, config.gamma, name), "q_values")
+    run.set_params(q_net)
+    return metrics
+
+
+# ---- plots ---------------------------------------------------------------------------------
+def q_value_figure(q_log: list[tuple[int, float, float]], gamma: float, name: str) -> plt.Figure:
+    """Q estimates over training. With reward 1 per step, no Q can exceed Σ γ^t = 1/(1 − γ)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if q_log:
+        steps, probe, batch = (np.asarray(c) for c in zip(*q_log, strict=True))
+        ax.plot(steps, probe, lw=2, label="mean max_a Q(s, a), fixed probe states")
+        ax.plot(steps, batch, lw=1, alpha=0.7, label="mean Q(s, a), replay minibatch")
+    ax.axhline(1 / (1 - gamma), color="gray", ls="--", lw=1, label="1/(1−γ): never-ending episode")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("Q-value estimate")
+    ax.set_title(f"{name}: Q-value estimates during training")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+LAB = Lab(
+    name="dqn",
+    title="Deep Q-learning (Double DQN) on CartPole-v1",
+    source="DTU 02456 week 8 (deep Q-learning); Mnih et al. 2015; van Hasselt et al. 2016",
+    config=Config,
+    run=run,
+    quick={
+        "total_steps": 4_000,
+        "exploration_steps": 2_000,
+        "learning_starts": 500,
+        "q_probe_states": 200,
+        "log_every": 250,
+        "train_every": 2,
+        "batch_size": 64,
+    },
+    targets=[Target("eval_mean_return", ">=", SOLVED_RETURN, "CartPole-v1 reward_threshold")],
+    # Quick mode trains for a few thousand steps only: it must clearly beat a random policy.
+    quick_targets=[Target("return_vs_random", ">=", 1.5, "quick mode: beats random play")],
+    summary="Replay buffer + target network + ε-greedy: Q-learning with a network solves CartPole",
+    time_full="10 min",
+    time_quick="6 s",
+)
