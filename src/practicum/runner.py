@@ -105,7 +105,8 @@ class _NonFiniteGuard:
         self.steps[id(optimizer)] = step + 1
         for g, group in enumerate(optimizer.param_groups):
             for i, p in enumerate(group["params"]):
-                if p.grad is not None and not torch.isfinite(p.grad).all():
+                grad = p.grad._values() if p.grad is not None and p.grad.is_sparse else p.grad
+                if grad is not None and not torch.isfinite(grad).all():
                     last = self.run.last_checkpoint
                     where = f"last good checkpoint: {last}" if last else "no checkpoint yet"
                     name = _parameter_name(p) or f"parameter {i} of group {g}"
