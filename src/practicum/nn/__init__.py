@@ -1,5 +1,72 @@
 """Tested building blocks, each a ``torch.nn.Module`` with its own parameters."""
 
+from practicum.nn.attention import (
+    LearnedPositionalEncoding,
+    MultiHeadAttention,
+    SinusoidalPositionalEncoding,
+    TransformerBlock,
+    causal_mask,
+    scaled_dot_product_attention,
+)
 from practicum.nn.basic import MLP, BasisExpansion, Linear, l2_penalty
+from practicum.nn.conv import (
+    Classifier,
+    Conv2d,
+    GroupNorm,
+    ResidualBlock,
+    count_parameters,
+    receptive_field,
+)
+from practicum.nn.generative import (
+    ConvDecoder,
+    ConvEncoder,
+    DiagonalGaussian,
+    FourierFeatures,
+    MLPDecoder,
+    MLPEncoder,
+    SineLayer,
+    Siren,
+    bernoulli_log_likelihood,
+    log_mean_exp,
+    standard_normal_log_prob,
+)
+from practicum.nn.recurrent import LSTMCell, Recurrent, RNNCell, clip_grad_norm, detach_state
 
-__all__ = ["MLP", "BasisExpansion", "Linear", "l2_penalty"]
+__all__ = [
+    # basic
+    "MLP",
+    "BasisExpansion",
+    "Linear",
+    "l2_penalty",
+    # vision
+    "Classifier",
+    "Conv2d",
+    "GroupNorm",
+    "ResidualBlock",
+    "count_parameters",
+    "receptive_field",
+    # generative and implicit models
+    "ConvDecoder",
+    "ConvEncoder",
+    "DiagonalGaussian",
+    "FourierFeatures",
+    "MLPDecoder",
+    "MLPEncoder",
+    "SineLayer",
+    "Siren",
+    "bernoulli_log_likelihood",
+    "log_mean_exp",
+    "standard_normal_log_prob",
+    # sequences
+    "LSTMCell",
+    "LearnedPositionalEncoding",
+    "MultiHeadAttention",
+    "RNNCell",
+    "Recurrent",
+    "SinusoidalPositionalEncoding",
+    "TransformerBlock",
+    "causal_mask",
+    "clip_grad_norm",
+    "detach_state",
+    "scaled_dot_product_attention",
+]

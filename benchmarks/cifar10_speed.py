@@ -1,0 +1,126 @@
+"""Training throughput of cifar10-resnet, and the wall time and accuracy of a full run.
+
+Measures images per second of the lab's training step (forward, backward, SGD step and the
+whole-batch augmentation) on CIFAR-sized inputs, with channels-last memory layout and
+without, after a few warm-up steps. With ``--run RUN_DIR`` (a finished full run of the
+lab) it also reports that run's wall time, accuracy and data source.
+
+    python benchmarks/cifar10_speed.py [--steps 20] [--threads N] [--run runs/cifar10-resnet-full]
+
+Writes benchmarks/results/cifar10_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from practicum.data import augment
+from practicum.data.vision import ImageData
+from practicum.io import atomic_write_json
+from practicum.labs import cifar10_resnet
+from practicum.repro import cpu_name
+
+RESULTS = Path(__file__).resolve().parent / "results" / "cifar10_speed.json"
+
+
+def images_per_second(config: cifar10_resnet.Config, steps: int, warmup: int = 3) -> float:
+    """Training throughput on random CIFAR-shaped images (speed does not depend on content)."""
+    g = torch.Generator().manual_seed(0)
+    n = config.batch_size * 4
+    x = torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    images = ImageData(x, y, x[:10], y[:10], tuple(map(str, range(10))), "random")
+    data = cifar10_resnet.prepare(images, replace(config, val_size=0), 0, "cpu")
+    model = cifar10_resnet.build_model(config, 10)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    elapsed, counted = 0.0, 0
+    for step in range(warmup + steps):
+        idx = torch.randint(0, len(data.x_train), (config.batch_size,), generator=g)
+        start = time.perf_counter()
+        xb = augment(data.x_train[idx], g, config.crop_padding, config.flip, config.cutout)
+        loss = F.cross_entropy(model(xb), data.y_train[idx], label_smoothing=config.label_smoothing)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step >= warmup:
+            elapsed += time.perf_counter() - start
+            counted += config.batch_size
+    return counted / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--run", type=Path, default=None, help="a finished full run folder")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = cifar10_resnet.Config()
+    throughput = {}
+    for channels_last in (True, False):
+        c = replace(config, channels_last=channels_last)
+        key = "channels_last" if channels_last else "contiguous"
+        throughput[key] = images_per_second(c, args.steps, args.warmup)
+        print(
+            f"channels_last={channels_last}: {throughput[list(throughput)[-1]]:.1f} img/s",
+            flush=True,
+        )
+    best = max(throughput.values())
+    epoch_images = 50_000 - config.val_size
+    full_run = None
+    if args.run is not None:
+        summary = json.loads((args.run / "summary.json").read_text())
+        log = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines()]
+        source = next((e["data_source"] for e in log if "data_source" in e), None)
+        full_run = {
+            "run_dir": str(args.run),
+            "wall_time_s": summary["wall_time_s"],
+            "test_accuracy": summary["metrics"]["test_accuracy"],
+            "data_source": source,
+            "quick": summary["quick"],
+        }
+    result = {
+        "benchmark": "cifar10-resnet training throughput (images/second) and full-run wall time",
+        "machine": {
+            "cpu": cpu_name(),
+            "cpu_count": os.cpu_count(),
+            "threads": args.threads,
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg()[0],
+        },
+        "versions": {
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "results": {
+            "train_images_per_second": throughput,
+            "batch_size": config.batch_size,
+            "layer_depths": list(config.layer_depths),
+            "measured_steps": args.steps,
+            "estimated_epoch_seconds": epoch_images / best,
+            "estimated_full_run_seconds": config.epochs * epoch_images / best,
+            "full_run": full_run,
+        },
+        "goal": "full run on these 2 cores in about an hour, >= 92% test accuracy on the JPEG copy",
+    }
+    atomic_write_json(args.out, result)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Fast batching for small images: whole datasets in memory, augmentation on whole batches.
+
+Small images are cheap to hold (all of CIFAR-10 as float16 is 370 MB, MNIST as float32
+190 MB), so instead of a DataLoader that builds a batch one sample at a time in Python,
+we index a tensor with a shuffled index batch and augment the whole batch at once with
+tensor operations. Every random draw comes from a ``torch.Generator`` on the CPU, so the
+same seed gives the same batches on any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from practicum.errors import PracticumError
+
+
+def to_float_images(
+    x: torch.Tensor,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """uint8 images (N, H, W) or (N, H, W, C) -> float (N, C, H, W), scaled to [0, 1] and
+    then standardised per channel with ``mean``/``std`` (computed from ``x`` if None)."""
+    if x.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 images, got {x.dtype}")
+    if x.ndim == 3:
+        x = x.unsqueeze(-1)
+    if x.ndim != 4:
+        raise ValueError(f"expected images of shape (N, H, W[, C]), got {tuple(x.shape)}")
+    out = x.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    mean_t = out.mean(dim=(0, 2, 3)) if mean is None else torch.tensor(mean, dtype=torch.float32)
+    std_t = out.std(dim=(0, 2, 3)) if std is None else torch.tensor(std, dtype=torch.float32)
+    out = (out - mean_t.view(1, -1, 1, 1)) / std_t.view(1, -1, 1, 1)
+    return out.to(dtype).contiguous()
+
+
+def channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images (N, H, W[, C]) scaled to [0, 1]."""
+    x = x.unsqueeze(-1) if x.ndim == 3 else x
+    xf = x.to(torch.float32).div_(255.0)
+    return xf.mean(dim=(0, 1, 2)).tolist(), xf.std(dim=(0, 1, 2)).tolist()
+
+
+def batch_indices(
+    n: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> Iterator[torch.Tensor]:
+    """Index batches covering ``range(n)`` once: a fresh permutation if ``shuffle``."""
+    if batch_size < 1:
+        raise PracticumError(f"batch_size must be >= 1, got {batch_size}")
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
+def train_val_split(
+    n: int, val_size: int, seed: int, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) index arrays splitting ``range(n)``, seeded.
+
+    With ``labels`` the split is stratified: each class gets its share of ``val_size``
+    (largest remainders break ties), so the validation set has the training set's class
+    mix. The test set is never split: choices are made on validation accuracy only.
+    """
+    if not 0 <= val_size <= n:
+        raise PracticumError(f"val_size must be in [0, {n}], got {val_size}")
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        perm = rng.permutation(n)
+        val = perm[:val_size]
+    else:
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+        classes, counts = np.unique(labels, return_counts=True)
+        share = counts * val_size / n
+        take = np.floor(share).astype(int)
+        extra = val_size - take.sum()
+        take[np.argsort(-(share - take), kind="stable")[:extra]] += 1
+        per_class = [
+            rng.permutation(np.flatnonzero(labels == c))[:k]
+            for c, k in zip(classes, take, strict=True)
+        ]
+        val = np.concatenate(per_class)
+    mask = np.zeros(n, dtype=bool)
+    mask[val] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+# ---- augmentation of whole batches (N, C, H, W) ------------------------------------------
+
+
+def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Pad each image by ``padding`` zeros (after standardising, zero is the mean colour)
+    and cut a random window of the original size: a random translation by up to
+    ``padding`` pixels each way."""
+    if padding == 0:
+        return x
+    n, c, h, w = x.shape
+    padded = F.pad(x, (padding, padding, padding, padding))
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (N,1,H,1)
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (N,1,1,W)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chan = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chan, rows, cols]
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    flip = torch.rand(x.shape[0], generator=generator) < p
+    return torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+
+
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Set a ``size`` x ``size`` square at a random centre of each image to zero (DeVries and
+    Taylor 2017); squares near the border are clipped, as in the paper."""
+    if size == 0:
+        return x
+    n, _, h, w = x.shape
+    cy = torch.randint(0, h, (n,), generator=generator).to(x.device)
+    cx = torch.randint(0, w, (n,), generator=generator).to(x.device)
+    top, left = cy - size // 2, cx - size // 2
+    r = torch.arange(h, device=x.device)
+    c = torch.arange(w, device=x.device)
+    in_rows = (r[None, :] >= top[:, None]) & (r[None, :] < top[:, None] + size)  # (N,H)
+    in_cols = (c[None, :] >= left[:, None]) & (c[None, :] < left[:, None] + size)  # (N,W)
+    hole = in_rows[:, :, None] & in_cols[:, None, :]
+    return x.masked_fill(hole[:, None], 0.0)
+
+
+def augment(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    crop_padding: int = 0,
+    flip: bool = False,
+    cutout_size: int = 0,
+) -> torch.Tensor:
+    """Random crop with padding, then horizontal flip, then cutout, on a whole batch."""
+    x = random_crop(x, crop_padding, generator)
+    if flip:
+        x = random_flip(x, generator)
+    return cutout(x, cutout_size, generator)

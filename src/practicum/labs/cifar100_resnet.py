@@ -1,0 +1,45 @@
+"""CIFAR-100 with the cifar10-resnet program (ECE472 assignment 4, second part).
+
+Methods: the cifar10-resnet lab unchanged except for the data (100 fine classes, 500
+training images each) and wider stages. Target: top-5 test accuracy >= 90% (the
+assignment); top-1 is reported too. The official archive is not available offline here:
+put ``cifar-100-python.tar.gz`` under ``$PRACTICUM_DATA/cifar100/`` (or the cache) and run
+``practicum run cifar100-resnet``, or pass ``--set archive=PATH``. The test suite runs this
+lab end to end on a small archive in the official format that it generates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from practicum.lab import Lab, Target
+from practicum.labs import cifar10_resnet
+from practicum.runs import Run
+
+
+@dataclass
+class Config(cifar10_resnet.Config):
+    source: cifar10_resnet.Source = "official"
+    layer_depths: tuple[int, ...] = (96, 192, 384)
+    num_groups: int = 16
+    epochs: int = 30
+    label_smoothing: float = 0.1
+
+
+def run(config: Config, run: Run) -> dict[str, float]:
+    return cifar10_resnet.run_resnet(config, run, "cifar100", "CIFAR-100 ResNet")
+
+
+LAB = Lab(
+    name="cifar100-resnet",
+    title="CIFAR-100 with the same pre-activation ResNet: top-5 and top-1 accuracy",
+    source="ECE472 assignment 4",
+    config=Config,
+    quick=cifar10_resnet.QUICK,
+    targets=[Target("test_top5_accuracy", ">=", 0.90, "ECE472 assignment 4")],
+    quick_targets=[Target("test_top5_accuracy", ">=", 0.95, "quick mode on 8x8 digits")],
+    summary="the cifar10-resnet program on 100 classes; needs the official archive",
+    time_full="not run here (no CIFAR-100 offline)",
+    time_quick="3 s",
+    run=run,
+)

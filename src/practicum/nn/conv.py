@@ -1,0 +1,273 @@
+"""Convolutions, group normalisation, pre-activation residual blocks and a CNN classifier."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from practicum.nn.basic import Linear
+
+
+class Conv2d(nn.Module):
+    """A 2-D convolution with its own parameters: weight (out, in, k, k), bias (out,).
+
+    Initialisation: W ~ N(0, gain / fan_in) with fan_in = in * k * k; ``gain=2`` (He et
+    al. 2015) keeps the activation variance constant through ReLU layers. ``padding="same"``
+    pads k // 2 on each side (odd k), so with stride 1 the output has the input's size.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int | Literal["same", "valid"] = "same",
+        bias: bool = True,
+        gain: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if min(in_channels, out_channels, kernel_size, stride) < 1:
+            raise ValueError("Conv2d needs positive channels, kernel size and stride")
+        if padding == "same":
+            if kernel_size % 2 == 0:
+                raise ValueError(f"padding='same' needs an odd kernel size, got {kernel_size}")
+            padding = kernel_size // 2
+        elif padding == "valid":
+            padding = 0
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, int(padding)
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(torch.empty(shape))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters(gain)
+
+    def reset_parameters(self, gain: float = 2.0) -> None:
+        fan_in = self.in_channels * self.kernel_size**2
+        with torch.no_grad():
+            self.weight.normal_(0.0, math.sqrt(gain / fan_in))
+            if self.bias is not None:
+                self.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels} -> {self.out_channels}, k={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+        )
+
+
+class GroupNorm(nn.Module):
+    """Group normalisation (Wu and He 2018): split the C channels into G groups and give
+    each group of each sample zero mean and unit variance over (channels, height, width),
+    then scale and shift per channel. Unlike batch norm it does not depend on the batch."""
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True
+    ) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"{num_channels} channels cannot form {num_groups} equal groups")
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.weight = nn.Parameter(torch.ones(num_channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_channels)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        if c != self.num_channels:
+            raise ValueError(f"GroupNorm expects {self.num_channels} channels, got {c}")
+        groups = x.reshape(n, self.num_groups, -1)
+        mean = groups.mean(dim=-1, keepdim=True)
+        var = groups.var(dim=-1, unbiased=False, keepdim=True)  # biased, as in the paper
+        y = ((groups - mean) * torch.rsqrt(var + self.eps)).reshape(x.shape)
+        if self.weight is not None:
+            shape = (1, c) + (1,) * (x.ndim - 2)
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"groups={self.num_groups}, channels={self.num_channels}, eps={self.eps}"
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block (He et al. 2016, "Identity Mappings in Deep Residual
+    Networks"): x + conv(relu(norm(conv(relu(norm(x)))))).
+
+    Normalisation and ReLU come before each convolution, so the shortcut is a clean identity
+    and gradients reach early layers unchanged. If the block changes the width or the
+    stride, the shortcut is a 1x1 convolution of the pre-activated input. With
+    ``zero_init=True`` the last convolution starts at zero, so a new block is the identity.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int | None = None,
+        kernel_size: int = 3,
+        stride: int = 1,
+        num_groups: int = 8,
+        zero_init: bool = True,
+    ) -> None:
+        super().__init__()
+        out_channels = out_channels or in_channels
+        self.norm1 = GroupNorm(min(num_groups, in_channels), in_channels)
+        self.conv1 = Conv2d(in_channels, out_channels, kernel_size, stride=stride, bias=False)
+        self.norm2 = GroupNorm(min(num_groups, out_channels), out_channels)
+        self.conv2 = Conv2d(out_channels, out_channels, kernel_size, bias=False)
+        self.shortcut = (
+            Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, gain=1.0)
+            if stride != 1 or in_channels != out_channels
+            else None
+        )
+        if zero_init:
+            nn.init.zeros_(self.conv2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.norm1(x))
+        skip = x if self.shortcut is None else self.shortcut(h)
+        h = self.conv1(h)
+        h = self.conv2(F.relu(self.norm2(h)))
+        return skip + h
+
+    def kernels_strides(self) -> list[tuple[int, int]]:
+        """(kernel, stride) of the longest path, for receptive-field arithmetic."""
+        return [(self.conv1.kernel_size, self.conv1.stride), (self.conv2.kernel_size, 1)]
+
+
+class ConvStage(nn.Module):
+    """conv -> [GroupNorm or BatchNorm] -> ReLU -> [residual blocks] -> [2x2 max-pool]."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        pool: bool,
+        norm: Literal["none", "group", "batch"],
+        num_groups: int,
+        num_residual: int,
+    ) -> None:
+        super().__init__()
+        self.conv = Conv2d(in_channels, out_channels, kernel_size, bias=norm == "none")
+        self.norm: nn.Module | None = None
+        if norm == "group":
+            self.norm = GroupNorm(min(num_groups, out_channels), out_channels)
+        elif norm == "batch":
+            self.norm = nn.BatchNorm2d(out_channels)
+        self.blocks = nn.Sequential(
+            *(
+                ResidualBlock(out_channels, kernel_size=kernel_size, num_groups=num_groups)
+                for _ in range(num_residual)
+            )
+        )
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        x = self.blocks(F.relu(x))
+        return F.max_pool2d(x, 2) if self.pool else x
+
+    def kernels_strides(self) -> list[tuple[int, int]]:
+        out = [(self.conv.kernel_size, self.conv.stride)]
+        for block in self.blocks:
+            out += block.kernels_strides()
+        return out + ([(2, 2)] if self.pool else [])
+
+
+class Classifier(nn.Module):
+    r"""A convolutional classifier: one stage per entry of ``layer_depths``, then average
+    pooling to ``head_pool`` x ``head_pool``, dropout and a linear layer to the logits.
+
+    Stage i is a ``layer_kernel_sizes[i]`` convolution to ``layer_depths[i]`` channels,
+    optional normalisation (``norm``: ``"group"`` uses :class:`GroupNorm` with
+    ``num_groups``, ``"batch"`` torch's BatchNorm2d), ReLU, ``residual_blocks``
+    pre-activation :class:`ResidualBlock`\ s, and a 2x2 max-pool where ``pool[i]`` (default:
+    every stage). ``head_pool=1`` is global average pooling, so any input size works; a
+    larger ``head_pool`` keeps some layout (on MNIST, 3 after three pools is a plain
+    flatten of the 3x3 map).
+    """
+
+    def __init__(
+        self,
+        input_depth: int,
+        layer_depths: Sequence[int],
+        layer_kernel_sizes: Sequence[int],
+        num_classes: int,
+        *,
+        pool: Sequence[bool] | None = None,
+        norm: Literal["none", "group", "batch"] = "none",
+        num_groups: int = 8,
+        residual_blocks: int = 0,
+        head_pool: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if len(layer_depths) != len(layer_kernel_sizes) or not layer_depths:
+            raise ValueError("layer_depths and layer_kernel_sizes need the same, nonzero length")
+        pool = [True] * len(layer_depths) if pool is None else list(pool)
+        if len(pool) != len(layer_depths):
+            raise ValueError("pool needs one entry per layer")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if norm not in ("none", "group", "batch"):
+            raise ValueError(f"norm must be none, group or batch, got {norm!r}")
+        depths = [input_depth, *layer_depths]
+        self.stages = nn.ModuleList(
+            ConvStage(a, b, k, p, norm, num_groups, residual_blocks)
+            for a, b, k, p in zip(depths[:-1], depths[1:], layer_kernel_sizes, pool, strict=True)
+        )
+        # Pre-activation residual stacks end un-normalised: finish with norm + ReLU.
+        last = depths[-1]
+        self.final_norm = GroupNorm(min(num_groups, last), last) if residual_blocks else None
+        self.head_pool = head_pool
+        self.dropout = nn.Dropout(dropout)
+        self.head = Linear(last * head_pool**2, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map (N, C, h, w), before the head's pooling."""
+        for stage in self.stages:
+            x = stage(x)
+        if self.final_norm is not None:
+            x = F.relu(self.final_norm(x))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        p, (height, width) = self.head_pool, h.shape[-2:]
+        if p == 1:
+            h = h.mean(dim=(2, 3))
+        elif (height, width) != (p, p):
+            # Plain average pooling when it fits: adaptive pooling's CUDA backward is not
+            # deterministic.
+            if height % p == 0 and width % p == 0:
+                h = F.avg_pool2d(h, (height // p, width // p))
+            else:
+                h = F.adaptive_avg_pool2d(h, p)
+        return self.head(self.dropout(h.flatten(1)))
+
+    def receptive_field(self) -> int:
+        """Side of the input square that one pixel of :meth:`features` can see."""
+        return receptive_field([ks for s in self.stages for ks in s.kernels_strides()])
+
+
+def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
+    """Receptive field of a chain of (kernel, stride) layers: each layer widens it by
+    (k - 1) times the product of the strides before it."""
+    size, jump = 1, 1
+    for kernel, stride in layers:
+        size += (kernel - 1) * jump
+        jump *= stride
+    return size
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,216 @@
+"""Vision modules (Conv2d, GroupNorm, ResidualBlock, Classifier) and the vision labs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from practicum.errors import PracticumError
+from practicum.nn import Classifier, Conv2d, GroupNorm, ResidualBlock, receptive_field
+from practicum.runner import run_lab
+
+
+@given(
+    cin=st.integers(1, 4),
+    cout=st.integers(1, 4),
+    k=st.sampled_from([1, 3, 5]),
+    stride=st.integers(1, 2),
+    size=st.integers(5, 9),
+)
+@settings(max_examples=25, deadline=None)
+def test_conv2d_equals_functional_conv(cin: int, cout: int, k: int, stride: int, size: int) -> None:
+    conv = Conv2d(cin, cout, k, stride=stride)
+    with torch.no_grad():
+        conv.bias.normal_()
+    x = torch.randn(2, cin, size, size + 1)
+    expected = F.conv2d(x, conv.weight, conv.bias, stride=stride, padding=k // 2)
+    torch.testing.assert_close(conv(x), expected)
+
+
+def test_conv2d_he_initialisation_keeps_variance() -> None:
+    conv = Conv2d(64, 64, 3)
+    assert abs(conv.weight.var().item() - 2 / (64 * 9)) < 0.1 * 2 / (64 * 9)
+
+
+@given(dy=st.integers(-3, 3), dx=st.integers(-3, 3), k=st.sampled_from([3, 5]))
+@settings(max_examples=20, deadline=None)
+def test_conv2d_is_translation_equivariant(dy: int, dx: int, k: int) -> None:
+    conv = Conv2d(2, 3, k, bias=False)
+    x = torch.zeros(1, 2, 24, 24)
+    x[..., 8:16, 8:16] = torch.randn(1, 2, 8, 8)  # content far from the borders
+
+    def shift(t: torch.Tensor) -> torch.Tensor:
+        return torch.roll(t, shifts=(dy, dx), dims=(2, 3))
+
+    torch.testing.assert_close(conv(shift(x)), shift(conv(x)))
+
+
+@pytest.mark.parametrize(("groups", "channels"), [(1, 6), (2, 6), (6, 6), (4, 8)])
+def test_groupnorm_standardises_each_group(groups: int, channels: int) -> None:
+    gn = GroupNorm(groups, channels)
+    x = 3 + 5 * torch.randn(4, channels, 5, 7)
+    y = gn(x).reshape(4, groups, -1)
+    torch.testing.assert_close(y.mean(-1), torch.zeros(4, groups), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(-1, unbiased=False), torch.ones(4, groups), atol=1e-3, rtol=0)
+
+
+def test_groupnorm_equals_torch_with_gradients() -> None:
+    ours, theirs = GroupNorm(4, 8), torch.nn.GroupNorm(4, 8)
+    with torch.no_grad():
+        for p, q in ((ours.weight, theirs.weight), (ours.bias, theirs.bias)):
+            p.normal_()
+            q.copy_(p)
+    x = torch.randn(3, 8, 6, 6, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    torch.testing.assert_close(ours(x), theirs(x2))
+    w = torch.randn(3, 8, 6, 6)
+    (ours(x) * w).sum().backward()
+    (theirs(x2) * w).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
+
+
+def test_zero_initialised_residual_block_is_identity() -> None:
+    block = ResidualBlock(8, kernel_size=3, num_groups=4, zero_init=True)
+    x = torch.randn(2, 8, 6, 6)
+    torch.testing.assert_close(block(x), x)
+    changed = ResidualBlock(8, kernel_size=3, num_groups=4, zero_init=False)
+    assert not torch.allclose(changed(x), x)
+
+
+def test_residual_block_projection_shapes() -> None:
+    block = ResidualBlock(8, 16, stride=2, num_groups=4)
+    assert block(torch.randn(2, 8, 8, 8)).shape == (2, 16, 4, 4)
+
+
+def measured_receptive_field(model: Classifier, size: int = 64) -> int:
+    """Width of the input region whose gradient reaches the centre feature pixel, unioned
+    over a batch of random inputs (max-pooling routes each gradient to one argmax)."""
+    model.eval()
+    x = torch.randn(64, model.stages[0].conv.in_channels, size, size, requires_grad=True)
+    feats = model.features(x)
+    h, w = feats.shape[-2:]
+    feats[:, :, h // 2, w // 2].sum().backward()
+    reached = (x.grad.abs().sum(dim=(0, 1)) > 0).nonzero()
+    return int(max(np.ptp(reached[:, 0].numpy()), np.ptp(reached[:, 1].numpy())) + 1)
+
+
+@pytest.mark.parametrize(
+    ("depths", "kernels", "pool", "blocks", "expected"),
+    [
+        ([4], [3], [False], 0, 3),
+        ([4, 4], [3, 5], [False, False], 0, 7),
+        ([4, 4], [3, 3], [True, False], 0, 1 + 2 + 1 + 2 * 2),
+        ([4, 8], [3, 3], [True, True], 0, 10),
+        ([4, 4], [3, 3], [True, False], 1, None),
+    ],
+)
+def test_receptive_field_matches_gradient_measurement(
+    depths: list[int], kernels: list[int], pool: list[bool], blocks: int, expected: int | None
+) -> None:
+    torch.manual_seed(0)
+    model = Classifier(1, depths, kernels, 10, pool=pool, residual_blocks=blocks, num_groups=2)
+    if blocks:
+        for module in model.modules():
+            if isinstance(module, ResidualBlock):
+                # A zero-initialised block passes no gradient through its convolutions, and
+                # GroupNorm's statistics see the whole image; the receptive field is a
+                # property of the convolution and pooling geometry, so measure that.
+                torch.nn.init.normal_(module.conv2.weight, std=0.1)
+                module.norm1 = module.norm2 = torch.nn.Identity()
+        model.final_norm = None
+    predicted = model.receptive_field()
+    if expected is not None:
+        assert predicted == expected
+    assert measured_receptive_field(model) == predicted
+
+
+def test_receptive_field_formula() -> None:
+    assert receptive_field([(3, 1), (3, 1)]) == 5
+    assert receptive_field([(3, 1), (2, 2), (3, 1)]) == 8
+
+
+@pytest.mark.parametrize("residual", [0, 1])
+def test_classifier_overfits_one_batch(residual: int) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.tensor(digits.images[:20] / 16.0, dtype=torch.float32).unsqueeze(1)
+    y = torch.tensor(digits.target[:20])
+    torch.manual_seed(0)
+    model = Classifier(1, [8, 16], [3, 3], 10, norm="group", num_groups=4, residual_blocks=residual)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(100):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    assert (model(x).argmax(1) == y).all()
+
+
+def test_classifier_any_input_size() -> None:
+    model = Classifier(3, [4, 8], [3, 3], 5)
+    for size in (8, 13, 32):
+        assert model(torch.randn(2, 3, size, size)).shape == (2, 5)
+
+
+# ---- labs --------------------------------------------------------------------------------
+
+
+def _quick(lab: str, tmp_path: Path, seed: int = 0, **overrides: str) -> dict:
+    summary, _ = run_lab(
+        lab, quick=True, seed=seed, out=tmp_path / f"{lab}-{seed}", quiet=True, overrides=overrides
+    )
+    return summary
+
+
+def test_mnist_cnn_quick_passes_and_is_deterministic(tmp_path: Path) -> None:
+    a = _quick("mnist-cnn", tmp_path)
+    assert a["passed"], a["targets"]
+    assert (tmp_path / "mnist-cnn-0" / "plots" / "confusion.png").is_file()
+    # Same seed, same numbers: checked on a shorter run to keep the suite fast.
+    short = {"epochs": "2"}
+    b = _quick("mnist-cnn", tmp_path, seed=1, **short)
+    c, _ = run_lab(
+        "mnist-cnn", quick=True, seed=1, out=tmp_path / "again", quiet=True, overrides=short
+    )
+    assert b["metrics"] == c["metrics"] and b["param_hash"] == c["param_hash"]
+
+
+@pytest.mark.parametrize("lab", ["mnist-tiny", "fashion-mnist-cnn", "cifar10-resnet"])
+def test_quick_modes_pass(lab: str, tmp_path: Path) -> None:
+    summary = _quick(lab, tmp_path)
+    assert summary["passed"], summary["targets"]
+    assert (tmp_path / f"{lab}-0" / "plots" / "curves.png").is_file()
+
+
+def test_bad_config_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(PracticumError):
+        run_lab("mnist-cnn", quick=True, out=tmp_path / "bad", overrides={"dropout": "1.5"})
+
+
+def test_corrupt_mnist_stops_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One changed byte in a dataset file: the checksum error, and nothing is trained."""
+    from practicum.data import vision
+
+    monkeypatch.setenv("PRACTICUM_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for f in vision.IDX_FILES["mnist"]:
+        path = tmp_path / "data" / f.relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x1f\x8b not really the file")
+    with pytest.raises(PracticumError, match="checksum mismatch"):
+        run_lab("mnist-cnn", quick=False, out=tmp_path / "run", quiet=True)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    assert not metrics.exists() or metrics.read_text() == ""
+    assert not (tmp_path / "run" / "summary.json").exists()
+    assert not any((tmp_path / "run" / "checkpoints").iterdir())
