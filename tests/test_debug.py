@@ -63,7 +63,8 @@ def test_monitor_measures_gradient_norms_and_update_ratios():
     expected = math.sqrt(sum(grads[f"0.{k}"].pow(2).sum().item() for k in ("weight", "bias")))
     assert first.grad_norm[-1] == pytest.approx(expected, rel=1e-5)
     du = sum(
-        (model[0].get_parameter(k) - before[f"0.{k}"]).pow(2).sum() for k in ("weight", "bias")
+        (model[0].get_parameter(k).detach() - before[f"0.{k}"]).pow(2).sum()
+        for k in ("weight", "bias")
     )
     w = sum(before[f"0.{k}"].pow(2).sum() for k in ("weight", "bias"))
     assert first.update_ratio[-1] == pytest.approx(math.sqrt(du / w), rel=1e-4)

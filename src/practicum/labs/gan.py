@@ -1,0 +1,357 @@
+"""A DCGAN on MNIST, judged by a trained MNIST classifier (Goodfellow et al. 2014; Radford et al.
+2016; DTU 02456 week 7).
+
+A generator G maps noise z ~ N(0, I) to an image; a discriminator D outputs the logit of
+"this image is real". They play the minimax game with the non-saturating generator loss:
+
+    D maximises  log D(x) + log(1 − D(G(z))),      G maximises  log D(G(z)).
+
+Architecture (DCGAN): G is linear -> (2C, 7, 7) -> two stride-2 transposed convolutions with
+batch norm and ReLU -> tanh; D mirrors it with stride-2 convolutions and LeakyReLU(0.2). Adam
+with lr 2e-4 and β₁ = 0.5, as in the DCGAN paper.
+
+A GAN has no likelihood to report, so we judge 10,000 samples with the classifier of the
+``mnist-cnn`` lab (trained here, or loaded from a finished mnist-cnn run with
+``--set judge_run=RUN_DIR``):
+
+* confident fraction: the share of samples the classifier labels with probability ≥ 0.9
+  (do the samples look like some digit?);
+* class entropy: the entropy of the histogram of predicted labels (ln 10 ≈ 2.303 when all ten
+  digits are produced equally often; mode collapse lowers it);
+* Fréchet distance between Gaussians fitted to the classifier's penultimate features of the
+  samples and of the test set (the idea of the FID, with an MNIST network instead of Inception).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from practicum.errors import PracticumError
+from practicum.lab import Lab, Target
+from practicum.labs import mnist_cnn
+from practicum.labs.autoencoder import Dataset, image_grid, load_digit_images, minibatches
+from practicum.nn.generative import (
+    ConvDecoder,
+    ConvEncoder,
+    categorical_entropy,
+    feature_statistics,
+    frechet_distance,
+)
+from practicum.runs import Run
+
+
+@dataclass
+class Config:
+    dataset: Dataset = "mnist"
+    latent_dim: int = 64
+    channels: int = 32  # C: the generator's last hidden layer; the discriminator's first
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    num_samples: int = 10_000  # judged by the classifier
+    judge_run: str = ""  # a finished mnist-cnn run folder; empty: train the judge here
+    judge_epochs: int = 3  # when training the judge here
+    val_size: int = 5000
+
+    def validate(self) -> None:
+        if min(self.latent_dim, self.channels, self.epochs, self.batch_size) < 1:
+            raise PracticumError("latent_dim, channels, epochs and batch_size must be >= 1")
+        if self.learning_rate <= 0 or not 0 <= self.beta1 < 1:
+            raise PracticumError("learning_rate must be positive and beta1 in [0, 1)")
+        if self.num_samples < 10 or self.judge_epochs < 1:
+            raise PracticumError("num_samples must be >= 10 and judge_epochs >= 1")
+
+
+# ---- models ----------------------------------------------------------------------------------
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, image_size: int, channels: int) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = ConvDecoder(latent_dim, image_size, channels)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(z))  # images in [-1, 1]
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation: weights N(0, 0.02²); batch-norm scales N(1, 0.02²)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+# ---- the judge -------------------------------------------------------------------------------
+
+
+@dataclass
+class Judge:
+    """A trained classifier and the standardisation its inputs need."""
+
+    model: nn.Module
+    mean: float
+    std: float
+    test_accuracy: float
+    source: str
+
+    def standardise(self, images01: torch.Tensor) -> torch.Tensor:
+        return (images01 - self.mean) / self.std
+
+    @torch.no_grad()
+    def probabilities_and_features(
+        self, images01: torch.Tensor, batch: int = 1000
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class probabilities and penultimate features (the input of the linear head)."""
+        self.model.eval()
+        captured: list[torch.Tensor] = []
+        hook = self.model.head.register_forward_hook(lambda m, inp, out: captured.append(inp[0]))
+        try:
+            logits = torch.cat([self.model(self.standardise(x)) for x in images01.split(batch)])
+        finally:
+            hook.remove()
+        return logits.softmax(-1), torch.cat(captured)
+
+
+def judge_config(config: Config) -> mnist_cnn.Config:
+    if config.dataset == "digits":
+        return mnist_cnn.Config(**mnist_cnn.QUICK)
+    return mnist_cnn.Config(epochs=config.judge_epochs)
+
+
+def standardisation(judge_cfg: mnist_cnn.Config, seed: int) -> tuple[float, float]:
+    """The mean and std mnist-cnn's ``load_data`` uses: the training part of its split."""
+    from practicum.data import load_mnist, train_val_split
+
+    if judge_cfg.dataset == "digits":
+        x_train, y_train, _, _ = mnist_cnn.load_digits_uint8()
+    else:
+        x_train, y_train, _, _ = load_mnist(judge_cfg.dataset)
+    idx, _ = train_val_split(len(x_train), judge_cfg.val_size, seed, y_train.numpy())
+    part = x_train[idx].float() / 255.0
+    return part.mean().item(), part.std().item()
+
+
+def train_judge(config: Config, run: Run) -> Judge:
+    cfg = judge_config(config)
+    data = mnist_cnn.load_data(cfg, run.seed, run.device)
+    gen = torch.Generator().manual_seed(run.seed + 7)
+    torch.manual_seed(run.seed + 7)
+    model = mnist_cnn.build_model(cfg).to(run.device)
+    run.print(f"training the judge (mnist-cnn, {cfg.epochs} epochs on {data.source})")
+    mnist_cnn.train(model, cfg, data.x_train, data.y_train, gen, lambda e, s: None, run.progress)
+    mean, std = standardisation(cfg, run.seed)
+    accuracy = mnist_cnn.accuracy(model, data.x_test, data.y_test)
+    torch.save(model.state_dict(), run.checkpoints_dir / "judge.pt")
+    return Judge(model.eval(), mean, std, accuracy, f"trained here ({cfg.epochs} epochs)")
+
+
+def load_judge(path: str, config: Config, run: Run) -> Judge:
+    folder = Path(path).expanduser()
+    cfg_path, weights = folder / "config.json", folder / "checkpoints" / "model.pt"
+    if not cfg_path.is_file() or not weights.is_file():
+        raise PracticumError(f"{folder} is not a finished mnist-cnn run (config.json, model.pt)")
+    saved = json.loads(cfg_path.read_text())
+    if saved.get("lab") != "mnist-cnn":
+        raise PracticumError(f"{folder} is a {saved.get('lab')!r} run, not mnist-cnn")
+    fields = saved["config"]
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    cfg = mnist_cnn.Config(**fields)
+    if (cfg.dataset == "digits") != (config.dataset == "digits"):
+        raise PracticumError(f"the judge was trained on {cfg.dataset}, the GAN on {config.dataset}")
+    model = mnist_cnn.build_model(cfg).to(run.device)
+    try:
+        model.load_state_dict(torch.load(weights, map_location=run.device, weights_only=True))
+    except (RuntimeError, OSError, EOFError) as exc:
+        raise PracticumError(f"cannot load {weights}: {str(exc).splitlines()[0]}") from None
+    mean, std = standardisation(cfg, int(saved["seed"]))
+    data = mnist_cnn.load_data(cfg, int(saved["seed"]), run.device)
+    accuracy = mnist_cnn.accuracy(model, data.x_test, data.y_test)
+    return Judge(model.eval(), mean, std, accuracy, f"loaded from {folder}")
+
+
+# ---- plots -----------------------------------------------------------------------------------
+
+
+def plot_grid(images01: torch.Tensor, title: str, name: str, run: Run) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 6.8))
+    ax.imshow(image_grid(images01, rows=8), cmap="gray", vmin=0, vmax=1)
+    ax.set_title(title)
+    ax.axis("off")
+    run.save_figure(fig, name)
+
+
+def plot_losses(history: list[tuple[float, float, float]], run: Run) -> None:
+    import matplotlib.pyplot as plt
+
+    epoch, d_loss, g_loss = (np.array(v) for v in zip(*history, strict=True))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(epoch, d_loss, label="discriminator: −log D(x) − log(1 − D(G(z)))")
+    ax.plot(epoch, g_loss, label="generator: −log D(G(z))")
+    ax.axhline(2 * math.log(2), color="grey", lw=1, ls=":", label="D at equilibrium (2 ln 2)")
+    ax.axhline(math.log(2), color="grey", lw=1, ls="--", label="G at equilibrium (ln 2)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (moving average over 50 steps)")
+    ax.set_title("GAN losses")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    run.save_figure(fig, "losses")
+
+
+def plot_class_histogram(labels: torch.Tensor, confident: torch.Tensor, run: Run) -> None:
+    import matplotlib.pyplot as plt
+
+    counts = torch.bincount(labels, minlength=10).cpu().numpy()
+    sure = torch.bincount(labels[confident], minlength=10).cpu().numpy()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(range(10), counts, color="lightgrey", label="all samples")
+    ax.bar(range(10), sure, color="tab:blue", label="classified with confidence ≥ 0.9")
+    ax.axhline(len(labels) / 10, color="k", lw=1, ls=":", label="uniform")
+    ax.set_xticks(range(10))
+    ax.set_xlabel("digit predicted by the judge")
+    ax.set_ylabel("samples")
+    ax.set_title(f"What the classifier sees in {len(labels):,} GAN samples")
+    ax.legend()
+    run.save_figure(fig, "class_histogram")
+
+
+# ---- the lab ---------------------------------------------------------------------------------
+
+
+def run(config: Config, run: Run) -> dict[str, float]:
+    gen = torch.Generator().manual_seed(run.seed)
+    data = load_digit_images(config.dataset, config.val_size, run.seed)
+    x_train = (data.x_train * 2 - 1).to(run.device)  # tanh range
+    size = data.image_size
+
+    torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
+    G = Generator(config.latent_dim, size, config.channels).to(run.device)
+    D = ConvEncoder(1, size, config.channels).to(run.device)
+    dcgan_init(G)
+    dcgan_init(D)
+    betas = (config.beta1, 0.999)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.learning_rate, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.learning_rate, betas=betas)
+    fixed_z = torch.randn(64, config.latent_dim, generator=gen).to(run.device)
+
+    def noise(n: int) -> torch.Tensor:
+        return torch.randn(n, config.latent_dim, generator=gen).to(run.device)
+
+    history, d_avg, g_avg, step = [], 2 * math.log(2), math.log(2), 0
+    steps_per_epoch = len(x_train) // config.batch_size
+    for epoch in run.progress(range(1, config.epochs + 1), desc="epochs"):
+        for idx in minibatches(len(x_train), config.batch_size, gen):
+            real = x_train[idx]
+            ones = torch.ones(len(idx), 1, device=run.device)
+            zeros = torch.zeros(len(idx), 1, device=run.device)
+            # Discriminator step: real images -> 1, generated images (detached) -> 0.
+            fake = G(noise(len(idx)))
+            d_loss = F.binary_cross_entropy_with_logits(D(real), ones)
+            d_loss = d_loss + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            # Generator step, non-saturating: make D call the fakes real.
+            g_loss = F.binary_cross_entropy_with_logits(D(fake), ones)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            if not (math.isfinite(d_loss.item()) and math.isfinite(g_loss.item())):
+                raise PracticumError(f"the GAN losses diverged at step {step}")
+            step += 1
+            d_avg += (d_loss.item() - d_avg) / 50
+            g_avg += (g_loss.item() - g_avg) / 50
+            if step % max(1, steps_per_epoch // 10) == 0:
+                history.append((step / steps_per_epoch, d_avg, g_avg))
+        run.log(epoch=epoch, d_loss=d_avg, g_loss=g_avg)
+        run.print(f"epoch {epoch}: D loss {d_avg:.3f}, G loss {g_avg:.3f}")
+        G.eval()
+        with torch.no_grad():
+            grid = (G(fixed_z) + 1) / 2
+        G.train()
+        plot_grid(
+            grid,
+            f"Samples after epoch {epoch} (same z every epoch)",
+            f"samples_epoch{epoch:02d}",
+            run,
+        )
+    plot_grid(grid, f"DCGAN samples after {config.epochs} epochs", "samples", run)
+    plot_losses(history, run)
+
+    # Judge the samples.
+    judge = (
+        train_judge(config, run)
+        if not config.judge_run
+        else load_judge(config.judge_run, config, run)
+    )
+    G.eval()
+    with torch.no_grad():
+        samples = torch.cat([(G(noise(n)) + 1) / 2 for n in _chunks(config.num_samples, 1000)])
+    probs, feats = judge.probabilities_and_features(samples)
+    _, test_feats = judge.probabilities_and_features(data.x_test.to(run.device))
+    confidence, labels = probs.max(-1)
+    confident = confidence >= 0.9
+    histogram = torch.bincount(labels, minlength=10).double() / len(labels)
+    plot_class_histogram(labels, confident, run)
+    fd = frechet_distance(*feature_statistics(feats), *feature_statistics(test_feats))
+    # Reference: the same distance between two halves of real data (training vs test digits).
+    _, train_feats = judge.probabilities_and_features(
+        data.x_train[: len(data.x_test)].to(run.device)
+    )
+    fd_real = frechet_distance(*feature_statistics(train_feats), *feature_statistics(test_feats))
+    run.print(f"judge: {judge.source}, test accuracy {judge.test_accuracy:.4f}")
+    run.set_params({"generator": G, "discriminator": D})
+    return {
+        "confident_fraction": confident.float().mean().item(),
+        "class_entropy": categorical_entropy(histogram).item(),
+        "frechet_distance": fd,
+        "frechet_distance_real_vs_real": fd_real,
+        "judge_test_accuracy": judge.test_accuracy,
+        "epochs": config.epochs,
+    }
+
+
+def _chunks(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
+LAB = Lab(
+    name="gan",
+    title="DCGAN on MNIST, judged by the mnist-cnn classifier",
+    source="Goodfellow et al. 2014; Radford et al. 2016 (DCGAN); DTU 02456 week 7",
+    config=Config,
+    quick={
+        "dataset": "digits",
+        "epochs": 20,
+        "batch_size": 32,
+        "channels": 16,
+        "num_samples": 1000,
+        "val_size": 200,
+    },
+    targets=[
+        Target("confident_fraction", ">=", 0.80, "issue 6"),
+        Target("class_entropy", ">=", 0.95 * math.log(10), "issue 6 (no mode collapse)"),
+    ],
+    quick_targets=[
+        Target("class_entropy", ">=", 0.8 * math.log(10), "quick mode on 8×8 digits (relaxed)")
+    ],
+    summary="A DCGAN's samples are recognised as digits of every class by an MNIST classifier",
+    time_full="~3.5 h (estimated: 43 min/epoch measured)",
+    time_quick="30 s",
+    run=run,
+)

@@ -1,0 +1,183 @@
+"""The generative labs: their mathematical pieces, configs, and seeded determinism."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from practicum.errors import PracticumError
+from practicum.lab import get_lab, make_config
+from practicum.labs import siren, ssvae, vae
+from practicum.nn.generative import (
+    bernoulli_log_likelihood,
+    log_mean_exp,
+    standard_normal_log_prob,
+)
+from practicum.runner import run_lab
+
+# ---- siren -----------------------------------------------------------------------------------
+
+
+def test_area_resize_block_average_and_constants() -> None:
+    image = torch.rand(8, 12)
+    down = siren.area_resize(image, 4, 6)
+    torch.testing.assert_close(down, F.avg_pool2d(image[None, None], 2)[0, 0])
+    # Non-integer factors keep constants constant and the mean unchanged.
+    odd = siren.area_resize(torch.full((7, 5), 0.3), 3, 4)
+    torch.testing.assert_close(odd, torch.full((3, 4), 0.3))
+    other = siren.area_resize(image, 5, 7)
+    assert other.mean().item() == pytest.approx(image.mean().item(), abs=1e-6)
+    up = siren.area_resize(image, 16, 24)  # upsampling by 2 repeats pixels
+    torch.testing.assert_close(up[::2, ::2], image)
+
+
+class _Known(nn.Module):
+    """f(y, x) = sin(3y)·x², whose gradient and Laplacian we know."""
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        return (torch.sin(3 * c[:, 0]) * c[:, 1] ** 2)[:, None]
+
+
+def test_autograd_derivatives_match_closed_form() -> None:
+    c = torch.rand(50, 2) * 2 - 1
+    grad, lap = siren.autograd_derivatives(_Known(), c, chunk=16)
+    y, x = c[:, 0], c[:, 1]
+    torch.testing.assert_close(grad[:, 0], 3 * torch.cos(3 * y) * x**2)
+    torch.testing.assert_close(grad[:, 1], 2 * torch.sin(3 * y) * x)
+    torch.testing.assert_close(lap, -9 * torch.sin(3 * y) * x**2 + 2 * torch.sin(3 * y))
+
+
+def test_sobel_and_laplace_on_a_quadratic() -> None:
+    # f = (row² + col²)/2 in pixel units: ∂/∂row = row, ∂/∂col = col, Laplacian = 2.
+    r, c = torch.meshgrid(torch.arange(9.0), torch.arange(9.0), indexing="ij")
+    dy, dx, lap = siren.sobel_and_laplace((r**2 + c**2) / 2)
+    torch.testing.assert_close(dy[1:-1, 1:-1], r[1:-1, 1:-1])
+    torch.testing.assert_close(dx[1:-1, 1:-1], c[1:-1, 1:-1])
+    torch.testing.assert_close(lap[1:-1, 1:-1], torch.full((7, 7), 2.0))
+
+
+def test_psnr_of_known_error() -> None:
+    target = torch.zeros(10, 10)
+    assert siren.psnr(target + 0.1, target) == pytest.approx(20.0, abs=1e-4)
+
+
+def test_siren_bad_config_and_missing_image() -> None:
+    lab = get_lab("siren")
+    with pytest.raises(PracticumError):
+        make_config(lab, overrides={"size": "4"})
+    with pytest.raises(PracticumError, match="not found"):
+        siren.load_image("/nonexistent/picture.png")
+
+
+def test_siren_lab_is_deterministic(tmp_path) -> None:
+    sets = {"steps": "30", "eval_every": "10", "size": "16", "width": "16", "superres_size": "32"}
+    a, _ = run_lab("siren", quick=True, seed=3, overrides=sets, out=tmp_path / "a", quiet=True)
+    b, _ = run_lab("siren", quick=True, seed=3, overrides=sets, out=tmp_path / "b", quiet=True)
+    assert a["metrics"] == b["metrics"]
+    assert a["param_hash"] == b["param_hash"]
+    assert (tmp_path / "a" / "plots" / "psnr_comparison.png").is_file()
+
+
+# ---- vae -------------------------------------------------------------------------------------
+
+
+def test_importance_weighted_bound_is_tighter_than_elbo() -> None:
+    # For the same samples, log mean exp(log w) >= mean(log w) (Jensen): the k-sample bound
+    # is at least the ELBO estimated from those k samples.
+    torch.manual_seed(0)
+    model = vae.VAE(64, (32,), 4)
+    x = torch.bernoulli(torch.full((20, 64), 0.3))
+    g = torch.Generator().manual_seed(0)
+    q = model.posterior(x)
+    z = q.rsample(num_samples=50, generator=g)
+    log_w = bernoulli_log_likelihood(model.decoder(z), x) + standard_normal_log_prob(z)
+    log_w = log_w - q.log_prob(z)
+    assert (log_mean_exp(log_w, 0) >= log_w.mean(0) - 1e-5).all()
+
+
+def test_binarise_probability() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((200_000,), 0.3)
+    assert binarised_mean(x, g) == pytest.approx(0.3, abs=0.005)
+
+
+def binarised_mean(x: torch.Tensor, g: torch.Generator) -> float:
+    b = vae.binarise(x, g)
+    assert set(b.unique().tolist()) <= {0.0, 1.0}
+    return b.mean().item()
+
+
+def test_vae_lab_is_deterministic(tmp_path) -> None:
+    sets = {"epochs": "2"}
+    a, _ = run_lab("vae", quick=True, seed=1, overrides=sets, out=tmp_path / "a", quiet=True)
+    b, _ = run_lab("vae", quick=True, seed=1, overrides=sets, out=tmp_path / "b", quiet=True)
+    assert a["metrics"] == b["metrics"]
+    assert a["param_hash"] == b["param_hash"]
+    # The IW estimate of −log p(x) is at most the −ELBO (up to Monte-Carlo noise).
+    assert a["metrics"]["test_iw_nll"] <= a["metrics"]["test_neg_elbo"] + 0.5
+
+
+# ---- ssvae -----------------------------------------------------------------------------------
+
+
+def test_unlabelled_bound_is_the_expectation_over_labels() -> None:
+    torch.manual_seed(0)
+    model = ssvae.M2(64, (16,), 3)
+    x = torch.bernoulli(torch.full((5, 1, 8, 8), 0.4))
+    # Zero the encoder's variance so z is deterministic and both sides use the same z.
+    with torch.no_grad():
+        last = model.encoder.net[-1]
+        last.weight[3:] = 0
+        last.bias[3:] = -60.0
+    u = model.neg_bound_unlabelled(x)
+    probs = model.classifier(x).softmax(-1)
+    per_label = torch.stack(
+        [model.neg_bound_labelled(x, torch.full((5,), c, dtype=torch.long)) for c in range(10)], 1
+    )
+    entropy = -(probs * probs.log()).sum(-1)
+    torch.testing.assert_close(u, (probs * per_label).sum(-1) - entropy, atol=1e-4, rtol=1e-5)
+
+
+def test_pick_labelled_is_balanced_and_seeded() -> None:
+    y = torch.arange(10).repeat(30)
+    a = ssvae.pick_labelled(y, 4, seed=0)
+    assert torch.bincount(y[a], minlength=10).tolist() == [4] * 10
+    assert torch.equal(a, ssvae.pick_labelled(y, 4, seed=0))
+    assert not torch.equal(a, ssvae.pick_labelled(y, 4, seed=1))
+    with pytest.raises(PracticumError):
+        ssvae.pick_labelled(y, 31, seed=0)
+
+
+# ---- configs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lab", "key", "value"),
+    [
+        ("autoencoder", "code_dim", "0"),
+        ("vae", "importance_samples", "0"),
+        ("ssvae", "alpha", "-1"),
+        ("gan", "beta1", "1.5"),
+        ("siren", "batch_pixels", "-1"),
+    ],
+)
+def test_bad_config_values_raise(lab: str, key: str, value: str) -> None:
+    with pytest.raises(PracticumError):
+        make_config(get_lab(lab), overrides={key: value})
+
+
+def test_targets_are_the_issue_s() -> None:
+    wanted = {
+        "autoencoder": ("test_mse", "<=", 0.01),
+        "vae": ("test_neg_elbo", "<=", 100.0),
+        "ssvae": ("test_accuracy", ">=", 0.88),
+        "siren": ("psnr_siren", ">=", 40.0),
+        "gan": ("class_entropy", ">=", 0.95 * math.log(10)),
+    }
+    for name, (metric, op, value) in wanted.items():
+        targets = {(t.metric, t.op, t.value) for t in get_lab(name).targets}
+        assert (metric, op, value) in targets
