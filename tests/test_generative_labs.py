@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from practicum.errors import PracticumError
 from practicum.lab import get_lab, make_config
-from practicum.labs import siren, ssvae, vae
+from practicum.labs import gan, siren, ssvae, vae
 from practicum.nn.generative import (
     bernoulli_log_likelihood,
     log_mean_exp,
@@ -152,6 +152,25 @@ def test_pick_labelled_is_balanced_and_seeded() -> None:
         ssvae.pick_labelled(y, 31, seed=0)
 
 
+# ---- gan -------------------------------------------------------------------------------------
+
+
+def test_generator_average_is_an_exponential_moving_average() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    average = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    before = [p.detach().clone() for p in average.parameters()]
+    model(torch.randn(8, 3))  # moves the running statistics away from their initial values
+    gan.update_average(average, model, decay=0.9)
+    for a, b, p in zip(average.parameters(), before, model.parameters(), strict=True):
+        torch.testing.assert_close(a, 0.9 * b + 0.1 * p.detach())
+    for a, m in zip(average.buffers(), model.buffers(), strict=True):
+        assert torch.equal(a, m)  # running statistics are copied, not averaged
+    gan.update_average(average, model, decay=0.0)  # decay 0: a plain copy
+    for a, p in zip(average.parameters(), model.parameters(), strict=True):
+        assert torch.equal(a, p)
+
+
 # ---- configs ---------------------------------------------------------------------------------
 
 
@@ -162,6 +181,7 @@ def test_pick_labelled_is_balanced_and_seeded() -> None:
         ("vae", "importance_samples", "0"),
         ("ssvae", "alpha", "-1"),
         ("gan", "beta1", "1.5"),
+        ("gan", "ema_decay", "1.0"),
         ("siren", "batch_pixels", "-1"),
     ],
 )

@@ -24,6 +24,7 @@ A GAN has no likelihood to report, so we judge 10,000 samples with the classifie
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass
@@ -52,21 +53,33 @@ from practicum.runs import Run
 class Config:
     dataset: Dataset = "mnist"
     latent_dim: int = 64
-    channels: int = 32  # C: the generator's last hidden layer; the discriminator's first
-    epochs: int = 5
+    # C: the generator's last hidden layer; the discriminator's first. Measured (seed 0): C = 32
+    # for 5 epochs without averaging gave confident_fraction 0.570, class entropy 2.194.
+    channels: int = 64
+    # A fully connected layer after z in G and before the logit in D (0: none). Measured (seed
+    # 0, C = 64, 10 epochs, averaged G): without it confident_fraction 0.643, entropy 2.209.
+    hidden: int = 1024
+    epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 2e-4
     beta1: float = 0.5
+    # Samples come from an exponential moving average of the generator's weights (Yazıcı et
+    # al. 2019): it smooths the oscillation of the two-player game. 0 turns it off.
+    ema_decay: float = 0.999
     num_samples: int = 10_000  # judged by the classifier
     judge_run: str = ""  # a finished mnist-cnn run folder; empty: train the judge here
     judge_epochs: int = 3  # when training the judge here
     val_size: int = 5000
 
     def validate(self) -> None:
+        if self.hidden < 0:
+            raise PracticumError("hidden must be >= 0 (0: no fully connected layer)")
         if min(self.latent_dim, self.channels, self.epochs, self.batch_size) < 1:
             raise PracticumError("latent_dim, channels, epochs and batch_size must be >= 1")
         if self.learning_rate <= 0 or not 0 <= self.beta1 < 1:
             raise PracticumError("learning_rate must be positive and beta1 in [0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            raise PracticumError("ema_decay must be in [0, 1)")
         if self.num_samples < 10 or self.judge_epochs < 1:
             raise PracticumError("num_samples must be >= 10 and judge_epochs >= 1")
 
@@ -75,13 +88,40 @@ class Config:
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int, image_size: int, channels: int) -> None:
+    """z -> [fully connected layer of ``hidden`` units] -> ConvDecoder -> tanh."""
+
+    def __init__(self, latent_dim: int, image_size: int, channels: int, hidden: int = 0) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.net = ConvDecoder(latent_dim, image_size, channels)
+        stem: list[nn.Module] = []
+        if hidden:  # as in InfoGAN's MNIST networks (Chen et al. 2016)
+            stem = [nn.Linear(latent_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+        self.net = nn.Sequential(*stem, ConvDecoder(hidden or latent_dim, image_size, channels))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(z))  # images in [-1, 1]
+
+
+def discriminator(image_size: int, channels: int, hidden: int = 0) -> nn.Module:
+    """ConvEncoder -> [fully connected layer of ``hidden`` units] -> one logit: real or fake."""
+    if not hidden:
+        return ConvEncoder(1, image_size, channels)
+    return nn.Sequential(
+        ConvEncoder(hidden, image_size, channels),
+        nn.BatchNorm1d(hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, 1),
+    )
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """average ← decay · average + (1 − decay) · model for the weights; batch-norm running
+    statistics are copied, so the average normalises like the current generator."""
+    for a, p in zip(average.parameters(), model.parameters(), strict=True):
+        a.lerp_(p, 1 - decay)
+    for a, b in zip(average.buffers(), model.buffers(), strict=True):
+        a.copy_(b)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -240,14 +280,15 @@ def run(config: Config, run: Run) -> dict[str, float]:
     size = data.image_size
 
     torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
-    G = Generator(config.latent_dim, size, config.channels).to(run.device)
-    D = ConvEncoder(1, size, config.channels).to(run.device)
+    G = Generator(config.latent_dim, size, config.channels, config.hidden).to(run.device)
+    D = discriminator(size, config.channels, config.hidden).to(run.device)
     dcgan_init(G)
     dcgan_init(D)
     betas = (config.beta1, 0.999)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.learning_rate, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.learning_rate, betas=betas)
     fixed_z = torch.randn(64, config.latent_dim, generator=gen).to(run.device)
+    G_avg = copy.deepcopy(G).requires_grad_(False)  # the averaged generator that draws samples
 
     def noise(n: int) -> torch.Tensor:
         return torch.randn(n, config.latent_dim, generator=gen).to(run.device)
@@ -271,6 +312,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
+            update_average(G_avg, G, config.ema_decay)
             if not (math.isfinite(d_loss.item()) and math.isfinite(g_loss.item())):
                 raise PracticumError(f"the GAN losses diverged at step {step}")
             step += 1
@@ -280,10 +322,9 @@ def run(config: Config, run: Run) -> dict[str, float]:
                 history.append((step / steps_per_epoch, d_avg, g_avg))
         run.log(epoch=epoch, d_loss=d_avg, g_loss=g_avg)
         run.print(f"epoch {epoch}: D loss {d_avg:.3f}, G loss {g_avg:.3f}")
-        G.eval()
+        G_avg.eval()
         with torch.no_grad():
-            grid = (G(fixed_z) + 1) / 2
-        G.train()
+            grid = (G_avg(fixed_z) + 1) / 2
         plot_grid(
             grid,
             f"Samples after epoch {epoch} (same z every epoch)",
@@ -299,9 +340,9 @@ def run(config: Config, run: Run) -> dict[str, float]:
         if not config.judge_run
         else load_judge(config.judge_run, config, run)
     )
-    G.eval()
+    G_avg.eval()
     with torch.no_grad():
-        samples = torch.cat([(G(noise(n)) + 1) / 2 for n in _chunks(config.num_samples, 1000)])
+        samples = torch.cat([(G_avg(noise(n)) + 1) / 2 for n in _chunks(config.num_samples, 1000)])
     probs, feats = judge.probabilities_and_features(samples)
     _, test_feats = judge.probabilities_and_features(data.x_test.to(run.device))
     confidence, labels = probs.max(-1)
@@ -315,7 +356,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
     )
     fd_real = frechet_distance(*feature_statistics(train_feats), *feature_statistics(test_feats))
     run.print(f"judge: {judge.source}, test accuracy {judge.test_accuracy:.4f}")
-    run.set_params({"generator": G, "discriminator": D})
+    run.set_params({"generator": G, "generator_average": G_avg, "discriminator": D})
     return {
         "confident_fraction": confident.float().mean().item(),
         "class_entropy": categorical_entropy(histogram).item(),
@@ -340,6 +381,8 @@ LAB = Lab(
         "epochs": 20,
         "batch_size": 32,
         "channels": 16,
+        "hidden": 0,  # measured: a 128-unit layer collapses to a few modes on 8×8 digits
+        "ema_decay": 0.99,  # ~800 steps in all: average over the last ~100
         "num_samples": 1000,
         "val_size": 200,
     },
