@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from practicum.errors import PracticumError
+from practicum.io import atomic_write
 from practicum.lab import Lab, Target
 from practicum.labs import mnist_cnn
 from practicum.labs.autoencoder import Dataset, image_grid, load_digit_images, minibatches
@@ -195,7 +196,7 @@ def train_judge(config: Config, run: Run) -> Judge:
     mnist_cnn.train(model, cfg, data.x_train, data.y_train, gen, lambda e, s: None, run.progress)
     mean, std = standardisation(cfg, run.seed)
     accuracy = mnist_cnn.accuracy(model, data.x_test, data.y_test)
-    torch.save(model.state_dict(), run.checkpoints_dir / "judge.pt")
+    atomic_write(run.checkpoints_dir / "judge.pt", lambda f: torch.save(model.state_dict(), f))
     return Judge(model.eval(), mean, std, accuracy, f"trained here ({cfg.epochs} epochs)")
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from practicum.data import augment, batch_indices, to_float_images, train_val_split
 from practicum.errors import PracticumError
+from practicum.io import atomic_write
 from practicum.lab import Lab, Target
 from practicum.nn import Classifier, count_parameters
 from practicum.runs import Run
@@ -333,7 +334,7 @@ def run_classifier(
     seconds = train(model, config, data.x_train, data.y_train, generator, on_eval, run.progress)
     pred = predict(model, data.x_test)
     test_accuracy = float((pred == data.y_test).float().mean())
-    torch.save(model.state_dict(), run.checkpoints_dir / "model.pt")
+    atomic_write(run.checkpoints_dir / "model.pt", lambda f: torch.save(model.state_dict(), f))
     plot_confusion(
         run,
         data.y_test.cpu().numpy(),
