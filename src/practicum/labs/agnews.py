@@ -282,11 +282,12 @@ def fit_predict_ngrams(
     x_test = (sp.hstack([v.transform(test_texts) for v in vecs]).tocsr() * scale).astype(np.float32)
 
     # An ensemble: each member has its own seed for initial weights, dropout and batch order.
+    test_inputs = csr_batch(x_test, np.arange(len(test)))  # the same for every member
     probabilities = torch.zeros(len(test), len(AG_NEWS_CLASSES))
     for member in range(config.ngram_ensemble):
         model = train_ngram_network(x_train, labels[train], params["epochs"], config, seed + member)
         with torch.no_grad():
-            probabilities += model(*csr_batch(x_test, np.arange(len(test)))).softmax(1)
+            probabilities += model(*test_inputs).softmax(1)
     return probabilities.argmax(1).numpy()
 
 
