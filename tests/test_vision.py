@@ -76,6 +76,24 @@ def test_groupnorm_equals_torch_with_gradients() -> None:
     torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
 
 
+def test_fused_groupnorm_equals_written_out_version_with_gradients() -> None:
+    slow, fast = GroupNorm(4, 8), GroupNorm(4, 8, fused=True)
+    with torch.no_grad():
+        for p, q in ((slow.weight, fast.weight), (slow.bias, fast.bias)):
+            p.normal_()
+            q.copy_(p)
+    x = (2 + 3 * torch.randn(3, 8, 6, 6)).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    x2 = x.detach().clone().requires_grad_(True)
+    torch.testing.assert_close(fast(x2), slow(x))
+    w = torch.randn(3, 8, 6, 6)
+    (slow(x) * w).sum().backward()
+    (fast(x2) * w).sum().backward()
+    torch.testing.assert_close(x2.grad, x.grad)
+    torch.testing.assert_close(fast.weight.grad, slow.weight.grad)
+    torch.testing.assert_close(fast.bias.grad, slow.bias.grad)
+
+
 def test_zero_initialised_residual_block_is_identity() -> None:
     block = ResidualBlock(8, kernel_size=3, num_groups=4, zero_init=True)
     x = torch.randn(2, 8, 6, 6)

@@ -34,7 +34,7 @@ from practicum.data.vision import CIFAR_ARCHIVES, ImageData, load_cifar, load_ci
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
 from practicum.lab import Lab, Target
-from practicum.nn import Classifier, count_parameters
+from practicum.nn import Classifier, GroupNorm, count_parameters
 from practicum.runs import Run
 
 Source = Literal["auto", "official", "jpeg", "digits"]
@@ -47,7 +47,7 @@ class Config:
     layer_depths: tuple[int, ...] = (48, 96, 192)
     residual_blocks: int = 1  # per stage
     num_groups: int = 16
-    epochs: int = 12
+    epochs: int = 16
     batch_size: int = 256
     learning_rate: float = 0.2  # peak, SGD with Nesterov momentum 0.9
     warmup: float = 0.15
@@ -59,7 +59,8 @@ class Config:
     val_size: int = 5_000
     train_subset: int = 0  # > 0: train on only this many images (smoke tests)
     tta: bool = True  # average logits over each image and its mirror image at test time
-    channels_last: bool = False  # measured: not faster for this network on this CPU
+    channels_last: bool = True  # with the fused GroupNorm: 247 vs 196 img/s (2 threads)
+    fused_norm: bool = True  # torch's one-kernel group norm: 196 vs 142 img/s (2 threads)
 
     def validate(self) -> None:
         if not self.layer_depths or min(self.layer_depths) < 1:
@@ -275,6 +276,9 @@ def run_resnet(config: Config, run: Run, dataset: str, name: str) -> dict[str, f
     run.log(data_source=data.source)
     torch.manual_seed(run.seed)
     model = build_model(config, data.num_classes).to(run.device)
+    for module in model.modules():  # same function, one kernel (tested against ours)
+        if isinstance(module, GroupNorm):
+            module.fused = config.fused_norm
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     num_params = count_parameters(model)

@@ -67,15 +67,26 @@ class Conv2d(nn.Module):
 class GroupNorm(nn.Module):
     """Group normalisation (Wu and He 2018): split the C channels into G groups and give
     each group of each sample zero mean and unit variance over (channels, height, width),
-    then scale and shift per channel. Unlike batch norm it does not depend on the batch."""
+    then scale and shift per channel. Unlike batch norm it does not depend on the batch.
+
+    ``fused=True`` computes the same function with torch's single-kernel
+    ``F.group_norm`` (tested equal to the written-out version). On CPU it is about 1.5x
+    faster per training step of the CIFAR network, because the written-out version
+    materialises several full-size temporaries in the forward and the backward pass."""
 
     def __init__(
-        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        fused: bool = False,
     ) -> None:
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"{num_channels} channels cannot form {num_groups} equal groups")
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.fused = fused
         self.weight = nn.Parameter(torch.ones(num_channels)) if affine else None
         self.bias = nn.Parameter(torch.zeros(num_channels)) if affine else None
 
@@ -83,6 +94,8 @@ class GroupNorm(nn.Module):
         n, c = x.shape[:2]
         if c != self.num_channels:
             raise ValueError(f"GroupNorm expects {self.num_channels} channels, got {c}")
+        if self.fused:
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
         groups = x.reshape(n, self.num_groups, -1)
         mean = groups.mean(dim=-1, keepdim=True)
         var = groups.var(dim=-1, unbiased=False, keepdim=True)  # biased, as in the paper
@@ -93,7 +106,8 @@ class GroupNorm(nn.Module):
         return y
 
     def extra_repr(self) -> str:
-        return f"groups={self.num_groups}, channels={self.num_channels}, eps={self.eps}"
+        fused = ", fused" if self.fused else ""
+        return f"groups={self.num_groups}, channels={self.num_channels}, eps={self.eps}{fused}"
 
 
 class ResidualBlock(nn.Module):
