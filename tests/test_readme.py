@@ -18,3 +18,17 @@ def test_every_result_of_record_is_a_full_run_of_a_known_lab():
         summary = json.loads(path.read_text())
         assert summary["lab"] == path.stem and summary["lab"] in labs
         assert summary["quick"] is False
+
+
+def test_every_benchmark_result_has_the_agreed_fields():
+    import json
+    import math
+
+    results = sorted((project_root() / "benchmarks" / "results").glob("*.json"))
+    assert results, "no benchmark results committed"
+    need = {"benchmark", "machine", "versions", "results", "ratio", "ratio_meaning", "goal"}
+    for path in results:
+        data = json.loads(path.read_text())
+        assert need <= set(data), f"{path.name} lacks {sorted(need - set(data))}"
+        assert isinstance(data["ratio"], (int, float)) and math.isfinite(data["ratio"]), path.name
+        assert data["ratio_meaning"].strip(), path.name

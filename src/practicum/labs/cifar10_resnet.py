@@ -154,7 +154,7 @@ def prepare(images: ImageData, config: Config, seed: int, device: str) -> Split:
 
 
 def build_model(config: Config, num_classes: int) -> Classifier:
-    return Classifier(
+    model = Classifier(
         3,
         config.layer_depths,
         [3] * len(config.layer_depths),
@@ -163,6 +163,10 @@ def build_model(config: Config, num_classes: int) -> Classifier:
         num_groups=config.num_groups,
         residual_blocks=config.residual_blocks,
     )
+    for module in model.modules():  # same function, one kernel (tested against ours)
+        if isinstance(module, GroupNorm):
+            module.fused = config.fused_norm
+    return model
 
 
 @torch.no_grad()
@@ -276,9 +280,6 @@ def run_resnet(config: Config, run: Run, dataset: str, name: str) -> dict[str, f
     run.log(data_source=data.source)
     torch.manual_seed(run.seed)
     model = build_model(config, data.num_classes).to(run.device)
-    for module in model.modules():  # same function, one kernel (tested against ours)
-        if isinstance(module, GroupNorm):
-            module.fused = config.fused_norm
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     num_params = count_parameters(model)

@@ -48,10 +48,11 @@ class Config:
     label_seed: int = 0  # which images keep their labels (reported with the result)
     latent_dim: int = 32
     hidden: tuple[int, ...] = (500,)
-    epochs: int = 50
+    epochs: int = 150
     batch_size: int = 100  # unlabelled images per step
     labelled_batch_size: int = 100
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3  # Adam; 3e-4 (the paper's) climbs ~3x slower, see docs
+    cosine: bool = True  # learning rate decays to zero on a cosine over the epochs
     alpha: float = 0.1  # classification weight, × (unlabelled / labelled)
     val_size: int = 5000
 
@@ -177,6 +178,9 @@ def run(config: Config, run: Run) -> dict[str, float]:
     torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
     model = M2(data.num_pixels, config.hidden, config.latent_dim).to(run.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: 0.5 * (1 + math.cos(math.pi * e / config.epochs)) if config.cosine else 1.0
+    )
     history = []
     for epoch in run.progress(range(1, config.epochs + 1), desc="epochs"):
         sums, steps = np.zeros(2), 0
@@ -193,6 +197,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
             opt.step()
             sums += [neg_l.item(), neg_u.item()]
             steps += 1
+        sched.step()
         if not np.isfinite(sums).all():
             raise PracticumError(f"the bound diverged in epoch {epoch}; lower learning_rate")
         entry = {
