@@ -140,3 +140,41 @@ def test_resume_errors(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     assert main(["run", "sine-basis", "--resume", str(tmp_path)]) == 2
     assert "--resume takes" in capsys.readouterr().err
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.filterwarnings("error")  # an unreadable checkpoint would resume from an older one
+@pytest.mark.parametrize(
+    ("lab", "settings"),
+    [
+        ("ssvae", ["epochs=4"]),
+        ("cifar10-resnet", ["epochs=4", "val_size=100"]),
+    ],
+)
+def test_long_labs_resume_from_their_epoch_checkpoints(tmp_path, monkeypatch, lab, settings):
+    """Stop a quick run after its second epoch's checkpoint; --resume gives the same bits."""
+    args = ["--quick", "--quiet"] + [a for s in settings for a in ("--set", s)]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main(["run", lab, *args, "--out", str(whole)]) == 0
+
+    save = Run.checkpoint
+
+    def save_then_stop(self: Run, step: int, **objects: object):
+        path = save(self, step, **objects)
+        if step == 1:
+            raise _Interrupted
+        return path
+
+    monkeypatch.setattr(Run, "checkpoint", save_then_stop)
+    with pytest.raises(_Interrupted):
+        main(["run", lab, *args, "--out", str(cut)])
+    assert not (cut / "summary.json").exists()
+    monkeypatch.setattr(Run, "checkpoint", save)
+    assert main(["run", "--resume", str(cut), "--quiet"]) == 0
+    a = json.loads((cut / "summary.json").read_text())
+    b = json.loads((whole / "summary.json").read_text())
+    assert a["param_hash"] == b["param_hash"]
+    assert a["metrics"] == b["metrics"]

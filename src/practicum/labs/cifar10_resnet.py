@@ -211,9 +211,24 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
         optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(total - warm, 1)))
     )
     history: list[dict[str, float]] = []
-    bar = iter(run.progress(range(total), total=total, desc="train"))
     seconds, images = 0.0, 0
-    for epoch in range(config.epochs):
+    # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
+    resumed = run.restore(
+        model=model,
+        optimizer=optimizer,
+        schedule=schedule,
+        generator=generator,
+        history=[],
+        seconds=0.0,
+        images=0,
+    )
+    first = 0
+    if resumed:
+        first, history = resumed["step"] + 1, resumed["history"]
+        seconds, images = resumed["seconds"], resumed["images"]
+    left = total - first * steps_per_epoch
+    bar = iter(run.progress(range(left), total=left, desc="train"))
+    for epoch in range(first, config.epochs):
         start = time.perf_counter()
         for idx in batch_indices(len(data.x_train), config.batch_size, generator, drop_last=True):
             next(bar, None)
@@ -251,6 +266,16 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
         run.log(**entry)
         run.print(
             f"epoch {epoch + 1}: val {entry['val_accuracy']:.4f}, {entry['images_per_second']:.0f} img/s"
+        )
+        run.checkpoint(
+            epoch,
+            model=model,
+            optimizer=optimizer,
+            schedule=schedule,
+            generator=generator,
+            history=history,
+            seconds=seconds,
+            images=images,
         )
     return history
 

@@ -181,8 +181,15 @@ def run(config: Config, run: Run) -> dict[str, float]:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda e: 0.5 * (1 + math.cos(math.pi * e / config.epochs)) if config.cosine else 1.0
     )
-    history = []
-    for epoch in run.progress(range(1, config.epochs + 1), desc="epochs"):
+    history: list[dict[str, float]] = []
+    # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
+    resumed = run.restore(model=model, optimizer=opt, schedule=sched, generator=gen, history=[])
+    start = resumed["step"] + 1 if resumed else 1
+    if resumed:
+        history = resumed["history"]
+    for epoch in run.progress(
+        range(start, config.epochs + 1), total=config.epochs + 1 - start, desc="epochs"
+    ):
         sums, steps = np.zeros(2), 0
         for idx in minibatches(len(x_unl), config.batch_size, gen):
             lab = torch.randint(len(x_lab), (config.labelled_batch_size,), generator=gen)
@@ -202,13 +209,16 @@ def run(config: Config, run: Run) -> dict[str, float]:
             raise PracticumError(f"the bound diverged in epoch {epoch}; lower learning_rate")
         entry = {
             "epoch": epoch,
-            "labelled_bound": sums[0] / steps,
-            "unlabelled_bound": sums[1] / steps,
+            "labelled_bound": float(sums[0] / steps),
+            "unlabelled_bound": float(sums[1] / steps),
             "val_accuracy": accuracy(model, x_val, y_val),
         }
         history.append(entry)
         run.log(**entry)
         run.print(f"epoch {epoch}: val accuracy {entry['val_accuracy']:.4f}")
+        run.checkpoint(
+            epoch, model=model, optimizer=opt, schedule=sched, generator=gen, history=history
+        )
 
     plot_conditional_samples(model, data.image_size, torch.Generator().manual_seed(run.seed), run)
     plot_curves(history, 0.88, run)
