@@ -152,13 +152,17 @@ class _Interrupted(Exception):
     [
         ("ssvae", ["epochs=4"]),
         ("cifar10-resnet", ["epochs=4", "val_size=100"]),
+        ("gan", ["epochs=3"]),
     ],
 )
 def test_long_labs_resume_from_their_epoch_checkpoints(tmp_path, monkeypatch, lab, settings):
-    """Stop a quick run after its second epoch's checkpoint; --resume gives the same bits."""
+    """Stop a quick run after its second epoch's checkpoint; --resume gives the same bits.
+
+    So few epochs may miss the quick target (exit 1): both runs must then miss it alike."""
     args = ["--quick", "--quiet"] + [a for s in settings for a in ("--set", s)]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
-    assert main(["run", lab, *args, "--out", str(whole)]) == 0
+    code = main(["run", lab, *args, "--out", str(whole)])
+    assert code in (0, 1)
 
     save = Run.checkpoint
 
@@ -173,7 +177,7 @@ def test_long_labs_resume_from_their_epoch_checkpoints(tmp_path, monkeypatch, la
         main(["run", lab, *args, "--out", str(cut)])
     assert not (cut / "summary.json").exists()
     monkeypatch.setattr(Run, "checkpoint", save)
-    assert main(["run", "--resume", str(cut), "--quiet"]) == 0
+    assert main(["run", "--resume", str(cut), "--quiet"]) == code
     a = json.loads((cut / "summary.json").read_text())
     b = json.loads((whole / "summary.json").read_text())
     assert a["param_hash"] == b["param_hash"]

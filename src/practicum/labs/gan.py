@@ -296,7 +296,16 @@ def run(config: Config, run: Run) -> dict[str, float]:
 
     history, d_avg, g_avg, step = [], 2 * math.log(2), math.log(2), 0
     steps_per_epoch = len(x_train) // config.batch_size
-    for epoch in run.progress(range(1, config.epochs + 1), desc="epochs"):
+    # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
+    models = {"G": G, "D": D, "G_avg": G_avg, "opt_g": opt_g, "opt_d": opt_d, "gen": gen}
+    resumed = run.restore(**models, history=[], d_avg=0.0, g_avg=0.0)
+    start = 1
+    if resumed:
+        start, step = resumed["step"] + 1, resumed["step"] * steps_per_epoch
+        history, d_avg, g_avg = resumed["history"], resumed["d_avg"], resumed["g_avg"]
+    for epoch in run.progress(
+        range(start, config.epochs + 1), total=config.epochs + 1 - start, desc="epochs"
+    ):
         for idx in minibatches(len(x_train), config.batch_size, gen):
             real = x_train[idx]
             ones = torch.ones(len(idx), 1, device=run.device)
@@ -332,6 +341,10 @@ def run(config: Config, run: Run) -> dict[str, float]:
             f"samples_epoch{epoch:02d}",
             run,
         )
+        run.checkpoint(epoch, **models, history=history, d_avg=d_avg, g_avg=g_avg)
+    G_avg.eval()
+    with torch.no_grad():
+        grid = (G_avg(fixed_z) + 1) / 2
     plot_grid(grid, f"DCGAN samples after {config.epochs} epochs", "samples", run)
     plot_losses(history, run)
 
