@@ -48,7 +48,7 @@ class Config:
     label_seed: int = 0  # which images keep their labels (reported with the result)
     latent_dim: int = 32
     hidden: tuple[int, ...] = (500,)
-    epochs: int = 150
+    epochs: int = 50
     batch_size: int = 100  # unlabelled images per step
     labelled_batch_size: int = 100
     learning_rate: float = 1e-3  # Adam; 3e-4 (the paper's) climbs ~3x slower, see docs
