@@ -213,15 +213,8 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
     history: list[dict[str, float]] = []
     seconds, images = 0.0, 0
     # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
-    resumed = run.restore(
-        model=model,
-        optimizer=optimizer,
-        schedule=schedule,
-        generator=generator,
-        history=[],
-        seconds=0.0,
-        images=0,
-    )
+    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "generator": generator}
+    resumed = run.restore(**state, history=[], seconds=0.0, images=0)
     first = 0
     if resumed:
         first, history = resumed["step"] + 1, resumed["history"]
@@ -267,16 +260,7 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
         run.print(
             f"epoch {epoch + 1}: val {entry['val_accuracy']:.4f}, {entry['images_per_second']:.0f} img/s"
         )
-        run.checkpoint(
-            epoch,
-            model=model,
-            optimizer=optimizer,
-            schedule=schedule,
-            generator=generator,
-            history=history,
-            seconds=seconds,
-            images=images,
-        )
+        run.checkpoint(epoch, **state, history=history, seconds=seconds, images=images)
     return history
 
 

@@ -294,6 +294,12 @@ def run(config: Config, run: Run) -> dict[str, float]:
     def noise(n: int) -> torch.Tensor:
         return torch.randn(n, config.latent_dim, generator=gen).to(run.device)
 
+    @torch.no_grad()
+    def samples01(z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from the averaged generator (batch norm in inference mode)."""
+        G_avg.eval()
+        return (G_avg(z) + 1) / 2
+
     history, d_avg, g_avg, step = [], 2 * math.log(2), math.log(2), 0
     steps_per_epoch = len(x_train) // config.batch_size
     # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
@@ -332,20 +338,14 @@ def run(config: Config, run: Run) -> dict[str, float]:
                 history.append((step / steps_per_epoch, d_avg, g_avg))
         run.log(epoch=epoch, d_loss=d_avg, g_loss=g_avg)
         run.print(f"epoch {epoch}: D loss {d_avg:.3f}, G loss {g_avg:.3f}")
-        G_avg.eval()
-        with torch.no_grad():
-            grid = (G_avg(fixed_z) + 1) / 2
         plot_grid(
-            grid,
+            samples01(fixed_z),
             f"Samples after epoch {epoch} (same z every epoch)",
             f"samples_epoch{epoch:02d}",
             run,
         )
         run.checkpoint(epoch, **models, history=history, d_avg=d_avg, g_avg=g_avg)
-    G_avg.eval()
-    with torch.no_grad():
-        grid = (G_avg(fixed_z) + 1) / 2
-    plot_grid(grid, f"DCGAN samples after {config.epochs} epochs", "samples", run)
+    plot_grid(samples01(fixed_z), f"DCGAN samples after {config.epochs} epochs", "samples", run)
     plot_losses(history, run)
 
     # Judge the samples.
@@ -354,9 +354,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
         if not config.judge_run
         else load_judge(config.judge_run, config, run)
     )
-    G_avg.eval()
-    with torch.no_grad():
-        samples = torch.cat([(G_avg(noise(n)) + 1) / 2 for n in _chunks(config.num_samples, 1000)])
+    samples = torch.cat([samples01(noise(n)) for n in _chunks(config.num_samples, 1000)])
     probs, feats = judge.probabilities_and_features(samples)
     _, test_feats = judge.probabilities_and_features(data.x_test.to(run.device))
     confidence, labels = probs.max(-1)

@@ -183,10 +183,11 @@ def run(config: Config, run: Run) -> dict[str, float]:
     )
     history: list[dict[str, float]] = []
     # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
-    resumed = run.restore(model=model, optimizer=opt, schedule=sched, generator=gen, history=[])
-    start = resumed["step"] + 1 if resumed else 1
+    state = {"model": model, "optimizer": opt, "schedule": sched, "generator": gen}
+    resumed = run.restore(**state, history=[])
+    start = 1
     if resumed:
-        history = resumed["history"]
+        start, history = resumed["step"] + 1, resumed["history"]
     for epoch in run.progress(
         range(start, config.epochs + 1), total=config.epochs + 1 - start, desc="epochs"
     ):
@@ -216,9 +217,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
         history.append(entry)
         run.log(**entry)
         run.print(f"epoch {epoch}: val accuracy {entry['val_accuracy']:.4f}")
-        run.checkpoint(
-            epoch, model=model, optimizer=opt, schedule=sched, generator=gen, history=history
-        )
+        run.checkpoint(epoch, **state, history=history)
 
     plot_conditional_samples(model, data.image_size, torch.Generator().manual_seed(run.seed), run)
     plot_curves(history, 0.88, run)
