@@ -112,20 +112,36 @@ def measured_receptive_field(model: Classifier, size: int = 64) -> int:
 
 
 @pytest.mark.parametrize(
-    ("depths", "kernels", "pool", "blocks", "expected"),
+    ("depths", "kernels", "pool", "blocks", "pool_first", "expected"),
     [
-        ([4], [3], [False], 0, 3),
-        ([4, 4], [3, 5], [False, False], 0, 7),
-        ([4, 4], [3, 3], [True, False], 0, 1 + 2 + 1 + 2 * 2),
-        ([4, 8], [3, 3], [True, True], 0, 10),
-        ([4, 4], [3, 3], [True, False], 1, None),
+        ([4], [3], [False], 0, False, 3),
+        ([4, 4], [3, 5], [False, False], 0, False, 7),
+        ([4, 4], [3, 3], [True, False], 0, False, 1 + 2 + 1 + 2 * 2),
+        ([4, 8], [3, 3], [True, True], 0, False, 10),
+        ([4, 4], [3, 3], [True, False], 1, False, None),
+        # Pooling before the residual blocks: each block's convolutions see twice the span.
+        ([4, 4], [3, 3], [True, True], 1, True, 1 + 2 + 1 + 4 + 4 + 4 + 2 + 8 + 8),
     ],
 )
 def test_receptive_field_matches_gradient_measurement(
-    depths: list[int], kernels: list[int], pool: list[bool], blocks: int, expected: int | None
+    depths: list[int],
+    kernels: list[int],
+    pool: list[bool],
+    blocks: int,
+    pool_first: bool,
+    expected: int | None,
 ) -> None:
     torch.manual_seed(0)
-    model = Classifier(1, depths, kernels, 10, pool=pool, residual_blocks=blocks, num_groups=2)
+    model = Classifier(
+        1,
+        depths,
+        kernels,
+        10,
+        pool=pool,
+        residual_blocks=blocks,
+        num_groups=2,
+        pool_first=pool_first,
+    )
     if blocks:
         for module in model.modules():
             if isinstance(module, ResidualBlock):
