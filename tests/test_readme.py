@@ -32,3 +32,19 @@ def test_every_benchmark_result_has_the_agreed_fields():
         assert need <= set(data), f"{path.name} lacks {sorted(need - set(data))}"
         assert isinstance(data["ratio"], (int, float)) and math.isfinite(data["ratio"]), path.name
         assert data["ratio_meaning"].strip(), path.name
+
+
+def test_table_names_the_gpu_when_a_record_ran_on_one(tmp_path, monkeypatch):
+    import json
+
+    from practicum import readme
+
+    monkeypatch.setattr(readme, "results_dir", lambda: tmp_path)
+    (tmp_path / "gpu-lab").mkdir()
+    env = {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}
+    (tmp_path / "gpu-lab" / "env.json").write_text(json.dumps(env))
+    (tmp_path / "cpu-lab").mkdir()
+    (tmp_path / "cpu-lab" / "env.json").write_text(json.dumps({"device": "cpu"}))
+    assert readme._accelerator("gpu-lab") == " on H100"
+    assert readme._accelerator("cpu-lab") == ""
+    assert readme._accelerator("no-record") == ""

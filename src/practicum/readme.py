@@ -41,6 +41,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _accelerator(lab: str) -> str:
+    """' on H100' when the run of record ran on a GPU (its env.json says so), else ""."""
+    env_path = results_dir() / lab / "env.json"
+    env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    if not str(env.get("device", "cpu")).startswith("cuda"):
+        return ""
+    return " on " + str(env.get("gpu", "GPU")).removeprefix("NVIDIA ").split()[0]
+
+
 def lab_table() -> str:
     rows = [
         "| lab | source | target (full run) | achieved (seed, run of record) | time | what it shows |",
@@ -58,7 +67,7 @@ def lab_table() -> str:
         else:
             achieved = "<br>".join(_achieved(summary, t.metric) for t in lab.targets)
             achieved += f" (seed {summary['seed']})"
-            time = _duration(float(summary["wall_time_s"]))
+            time = _duration(float(summary["wall_time_s"])) + _accelerator(lab.name)
         name = f"`{lab.name}`"
         if (project_root() / "docs" / "labs" / f"{lab.name}.md").is_file():
             name = f"[{name}](docs/labs/{lab.name}.md)"

@@ -1,7 +1,7 @@
 """CIFAR-100 with the cifar10-resnet program (ECE472 assignment 4, second part).
 
 Methods: the cifar10-resnet lab unchanged except for the data (100 fine classes, 500
-training images each) and wider stages. Target: top-5 test accuracy >= 90% (the
+training images each) and label smoothing 0.1. Target: top-5 test accuracy >= 90% (the
 assignment); top-1 is reported too. The official archive is not available offline here:
 put ``cifar-100-python.tar.gz`` under ``$PRACTICUM_DATA/cifar100/`` (or the cache) and run
 ``practicum run cifar100-resnet``, or pass ``--set archive=PATH``. The test suite runs this
@@ -20,10 +20,7 @@ from practicum.runs import Run
 @dataclass
 class Config(cifar10_resnet.Config):
     source: cifar10_resnet.Source = "official"
-    layer_depths: tuple[int, ...] = (96, 192, 384)
-    num_groups: int = 16
-    epochs: int = 30
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.1  # less smoothing for 100 classes; network and epochs as cifar10
 
 
 def run(config: Config, run: Run) -> dict[str, float]:

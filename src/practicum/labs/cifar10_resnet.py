@@ -2,9 +2,10 @@
 
 Methods: 45,000 / 5,000 train/validation split of the training set (seeded, stratified);
 the test set is evaluated once at the end. Network: a :class:`practicum.nn.Classifier` of
-three stages (32 -> 16 -> 8 -> 4 pixels), each a 3x3 convolution, ``GroupNorm``, ReLU, one
-pre-activation ``ResidualBlock`` (zero-initialised, so it starts as the identity) and a 2x2
-max-pool, then global average pooling and a linear layer. Training: SGD with Nesterov
+three stages of 128/256/512 channels (32 -> 16 -> 8 -> 4 pixels), each a 3x3 convolution, a
+2x2 max-pool, ``GroupNorm``, ReLU and one pre-activation ``ResidualBlock`` (zero-initialised,
+so it starts as the identity) on the pooled map, as in Page's ResNet-9; then global average
+pooling and a linear layer. 60 epochs. Training: SGD with Nesterov
 momentum, a one-cycle learning rate (linear warm-up and decay), weight decay, label
 smoothing, and whole-batch augmentation in torch (random crop with 4-pixel padding,
 horizontal flip, cutout). Test-time augmentation: the logits of each image and its
@@ -44,11 +45,14 @@ Source = Literal["auto", "official", "jpeg", "digits"]
 class Config:
     source: Source = "auto"  # "digits": scikit-learn 8x8 digits as RGB, for --quick
     archive: str = ""  # path to your own official archive (overrides source)
-    layer_depths: tuple[int, ...] = (48, 96, 192)
+    # The recipe of record (91.26% on the JPEG copy; docs/labs/cifar10-resnet.md has the
+    # sweep): 7.7 M parameters, 3 min on one H100 but ~6.7 h on 2 CPU threads. CPU budget:
+    # --set layer_depths=64,128,256 --set epochs=16 (~86.6%, 335 img/s on 2 threads).
+    layer_depths: tuple[int, ...] = (128, 256, 512)
     residual_blocks: int = 1  # per stage
-    pool_first: bool = False  # conv -> pool -> norm -> ReLU -> blocks (ResNet-9 layout)
+    pool_first: bool = True  # conv -> pool -> norm -> ReLU -> blocks (ResNet-9 layout)
     num_groups: int = 16
-    epochs: int = 16
+    epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 0.2  # peak, SGD with Nesterov momentum 0.9
     warmup: float = 0.15
@@ -338,6 +342,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
 QUICK = {
     "source": "digits",
     "layer_depths": (8, 16),
+    "pool_first": False,  # 8x8 inputs: pooling first leaves too little map (87% vs 93%)
     "num_groups": 4,
     "epochs": 8,
     "batch_size": 64,
@@ -357,8 +362,8 @@ LAB = Lab(
     quick=QUICK,
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours), on the JPEG copy")],
     quick_targets=[Target("test_accuracy", ">=", 0.85, "quick mode on 8x8 digits")],
-    summary="a three-stage pre-activation ResNet with GroupNorm, cutout and flip TTA",
-    time_full="115 min (1 thread)",
+    summary="a ResNet-9-style pre-activation network with GroupNorm, cutout and flip TTA",
+    time_full="3.1 min (H100); ~6.7 h (2 CPU threads)",
     time_quick="3 s",
     run=run,
 )
