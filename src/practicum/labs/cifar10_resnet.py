@@ -51,6 +51,8 @@ class Config:
     layer_depths: tuple[int, ...] = (128, 256, 512)
     residual_blocks: int = 1  # per stage
     pool_first: bool = True  # conv -> pool -> norm -> ReLU -> blocks (ResNet-9 layout)
+    pool: tuple[bool, ...] = ()  # per stage; empty: every stage pools
+    norm: Literal["group", "batch"] = "group"  # "batch": a BatchNorm comparison, not the lab's
     num_groups: int = 16
     epochs: int = 60
     batch_size: int = 256
@@ -71,7 +73,11 @@ class Config:
     def validate(self) -> None:
         if not self.layer_depths or min(self.layer_depths) < 1:
             raise PracticumError("layer_depths must be a nonempty list of positive widths")
-        if any(d % min(self.num_groups, d) for d in self.layer_depths):
+        if self.pool and len(self.pool) != len(self.layer_depths):
+            raise PracticumError("pool needs one entry per layer depth (or none)")
+        if self.norm not in ("group", "batch"):
+            raise PracticumError(f"norm must be group or batch, got {self.norm!r}")
+        if self.norm == "group" and any(d % min(self.num_groups, d) for d in self.layer_depths):
             raise PracticumError(
                 f"every layer depth must be divisible by num_groups={self.num_groups}"
             )
@@ -165,7 +171,8 @@ def build_model(config: Config, num_classes: int) -> Classifier:
         config.layer_depths,
         [3] * len(config.layer_depths),
         num_classes,
-        norm="group",
+        pool=config.pool or None,
+        norm=config.norm,
         num_groups=config.num_groups,
         residual_blocks=config.residual_blocks,
         pool_first=config.pool_first,

@@ -110,6 +110,13 @@ class GroupNorm(nn.Module):
         return f"groups={self.num_groups}, channels={self.num_channels}, eps={self.eps}{fused}"
 
 
+def make_norm(kind: Literal["group", "batch"], channels: int, num_groups: int) -> nn.Module:
+    """Our :class:`GroupNorm` (at most ``num_groups`` groups) or torch's BatchNorm2d."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return GroupNorm(min(num_groups, channels), channels)
+
+
 class ResidualBlock(nn.Module):
     """Pre-activation residual block (He et al. 2016, "Identity Mappings in Deep Residual
     Networks"): x + conv(relu(norm(conv(relu(norm(x)))))).
@@ -118,6 +125,7 @@ class ResidualBlock(nn.Module):
     and gradients reach early layers unchanged. If the block changes the width or the
     stride, the shortcut is a 1x1 convolution of the pre-activated input. With
     ``zero_init=True`` the last convolution starts at zero, so a new block is the identity.
+    ``norm="batch"`` uses BatchNorm instead of GroupNorm (for comparisons).
     """
 
     def __init__(
@@ -128,12 +136,13 @@ class ResidualBlock(nn.Module):
         stride: int = 1,
         num_groups: int = 8,
         zero_init: bool = True,
+        norm: Literal["group", "batch"] = "group",
     ) -> None:
         super().__init__()
         out_channels = out_channels or in_channels
-        self.norm1 = GroupNorm(min(num_groups, in_channels), in_channels)
+        self.norm1 = make_norm(norm, in_channels, num_groups)
         self.conv1 = Conv2d(in_channels, out_channels, kernel_size, stride=stride, bias=False)
-        self.norm2 = GroupNorm(min(num_groups, out_channels), out_channels)
+        self.norm2 = make_norm(norm, out_channels, num_groups)
         self.conv2 = Conv2d(out_channels, out_channels, kernel_size, bias=False)
         self.shortcut = (
             Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, gain=1.0)
@@ -176,14 +185,13 @@ class ConvStage(nn.Module):
     ) -> None:
         super().__init__()
         self.conv = Conv2d(in_channels, out_channels, kernel_size, bias=norm == "none")
-        self.norm: nn.Module | None = None
-        if norm == "group":
-            self.norm = GroupNorm(min(num_groups, out_channels), out_channels)
-        elif norm == "batch":
-            self.norm = nn.BatchNorm2d(out_channels)
+        self.norm = None if norm == "none" else make_norm(norm, out_channels, num_groups)
+        block_norm: Literal["group", "batch"] = "batch" if norm == "batch" else "group"
         self.blocks = nn.Sequential(
             *(
-                ResidualBlock(out_channels, kernel_size=kernel_size, num_groups=num_groups)
+                ResidualBlock(
+                    out_channels, kernel_size=kernel_size, num_groups=num_groups, norm=block_norm
+                )
                 for _ in range(num_residual)
             )
         )
@@ -254,7 +262,8 @@ class Classifier(nn.Module):
         )
         # Pre-activation residual stacks end un-normalised: finish with norm + ReLU.
         last = depths[-1]
-        self.final_norm = GroupNorm(min(num_groups, last), last) if residual_blocks else None
+        final: Literal["group", "batch"] = "batch" if norm == "batch" else "group"
+        self.final_norm = make_norm(final, last, num_groups) if residual_blocks else None
         self.head_pool = head_pool
         self.dropout = nn.Dropout(dropout)
         self.head = Linear(last * head_pool**2, num_classes)
