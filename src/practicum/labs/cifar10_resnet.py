@@ -329,7 +329,7 @@ def run_resnet(config: Config, run: Run, dataset: str, name: str) -> dict[str, f
     )
     z = logits(model, data.x_test, config.tta, shift=config.tta_shift)
     atomic_write(run.checkpoints_dir / "model.pt", lambda f: torch.save(model.state_dict(), f))
-    plot_curves(run, history, f"{name}: validation accuracy ({data.source})")
+    plot_curves(run, history, f"{name} on {data.source}")
     run.set_params(model)
     return {
         "test_accuracy": topk_accuracy(z, data.y_test, 1),
