@@ -48,3 +48,13 @@ def test_table_names_the_gpu_when_a_record_ran_on_one(tmp_path, monkeypatch):
     assert readme._accelerator("gpu-lab") == " on H100"
     assert readme._accelerator("cpu-lab") == ""
     assert readme._accelerator("no-record") == ""
+
+
+def test_committed_reproducibility_report_is_current():
+    from practicum.lab import all_labs
+    from practicum.readme import results_dir
+    from practicum.report import load_records, render_markdown
+
+    committed = (project_root() / "docs" / "reproducibility.md").read_text()
+    fresh = render_markdown(load_records(results_dir()), all_labs(), of_record=True)
+    assert committed == fresh, "run `practicum report --records` and commit docs/reproducibility.md"

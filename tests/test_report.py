@@ -156,7 +156,29 @@ def test_clear_one_line_errors(capsys, runs_root, tmp_path):
     assert "has no summary.json" in err
     both = [str(p) for p in sorted((runs_root / "sine-basis").iterdir())]
     assert "two runs of sine-basis" in one_line_error(runs_root, tmp_path, *both)
+    assert "--records reads docs/results/" in one_line_error(
+        runs_root, tmp_path, "--records", str(unfinished)
+    )
     assert not (tmp_path / "site").exists()
+
+
+def test_records_mode_builds_the_site_from_the_results_of_record(capsys, tmp_path):
+    """`--records` reads docs/results/ (committed runs of record), one page per recorded lab,
+    with the plots copied beside the pages and a GPU run's wall time marked as such."""
+    from practicum.readme import results_dir
+    from practicum.report import page_name
+
+    code, out, err = build(capsys, tmp_path / "no-runs", tmp_path, "--records")
+    assert code == 0, err
+    recorded = sorted(p.stem for p in results_dir().glob("*.json"))
+    assert f"report of {len(recorded)} runs" in out
+    for lab in recorded:
+        assert (tmp_path / "site" / page_name(lab)).is_file()
+        for plot in (results_dir() / lab).glob("*.png"):
+            assert (tmp_path / "site" / lab / plot.name).read_bytes() == plot.read_bytes()
+    table = (tmp_path / "reproducibility.md").read_text()
+    assert "read from `docs/results/`" in table
+    assert "on H100" in table  # cifar10-resnet's run of record ran on one
 
 
 # ---- rendering in a real browser ------------------------------------------------------

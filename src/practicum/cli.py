@@ -298,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-root", default="runs", help="where to look for runs (default runs/)")
     p.add_argument("--docs-md", help="Markdown table path (default docs/reproducibility.md)")
     p.add_argument("--no-docs", action="store_true", help="do not write the Markdown table")
+    p.add_argument(
+        "--records", action="store_true", help="the runs of record in docs/results/, not runs/"
+    )
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -215,12 +215,13 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def load_summary(run_dir: str | Path) -> dict[str, Any]:
-    """Read ``summary.json`` of a run folder, with a clear error if it is missing or bad."""
+def load_summary(run_dir: str | Path, name: str = "summary.json") -> dict[str, Any]:
+    """Read ``summary.json`` (or ``name``) of a run folder, with a clear error if it is
+    missing or bad."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise PracticumError(f"no such run folder: {run_dir}")
-    path = run_dir / "summary.json"
+    path = run_dir / name
     if not path.is_file():
         raise PracticumError(f"{run_dir} has no summary.json (the run did not finish)")
     try:
