@@ -6,7 +6,6 @@ Every error a user can cause ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -189,6 +188,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     from practicum.io import atomic_write_bytes
     from practicum.readme import results_dir, write_readme_table
+    from practicum.report import write_records_markdown
 
     run_dir = Path(args.run_dir)
     summary = load_summary(run_dir)
@@ -200,8 +200,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     lab = summary["lab"]
     atomic_write_bytes(dest / f"{lab}.json", (run_dir / "summary.json").read_bytes())
     plot_dest = dest / lab
-    if plot_dest.exists():
-        shutil.rmtree(plot_dest)
+    # Old plots go (a plot the lab no longer draws must not linger); other files the
+    # folder holds (notes, extra summaries committed beside the record) stay.
+    for stale in plot_dest.glob("*.png"):
+        stale.unlink()
     plots = sorted((run_dir / "plots").glob("*.png"))
     for plot in plots:
         atomic_write_bytes(plot_dest / plot.name, plot.read_bytes())
@@ -209,7 +211,11 @@ def cmd_record(args: argparse.Namespace) -> int:
         if (run_dir / extra).is_file():
             atomic_write_bytes(plot_dest / extra, (run_dir / extra).read_bytes())
     write_readme_table()
-    print(f"recorded {lab}: docs/results/{lab}.json and {len(plots)} plots; README table updated")
+    write_records_markdown()
+    print(
+        f"recorded {lab}: docs/results/{lab}.json and {len(plots)} plots; "
+        "README table and docs/reproducibility.md updated"
+    )
     return 0
 
 
@@ -217,7 +223,10 @@ def cmd_table(args: argparse.Namespace) -> int:
     from practicum.readme import lab_table, write_readme_table
 
     if args.write:
+        from practicum.report import write_records_markdown
+
         write_readme_table()
+        write_records_markdown()
     else:
         print(lab_table())
     return 0
@@ -286,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-quick", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_record)
 
-    p = sub.add_parser("table", help="print the README lab table from docs/results/")
+    p = sub.add_parser(
+        "table",
+        help="print the README lab table from docs/results/ (--write: README and docs/reproducibility.md)",
+    )
     p.add_argument("--write", action="store_true", help="rewrite the table in README.md")
     p.set_defaults(func=cmd_table)
 

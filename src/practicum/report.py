@@ -484,6 +484,15 @@ def default_docs_path() -> Path:
     return project_root() / "docs" / "reproducibility.md"
 
 
+def write_records_markdown() -> Path:
+    """Rewrite docs/reproducibility.md from docs/results/ (after `practicum record`)."""
+    from practicum.readme import results_dir
+
+    path = default_docs_path()
+    atomic_write_text(path, render_markdown(load_records(results_dir()), all_labs(), True))
+    return path
+
+
 def build_report(
     run_dirs: Sequence[str | Path] = (),
     out: str | Path = "report",
