@@ -162,15 +162,27 @@ def test_receptive_field_formula() -> None:
     assert receptive_field([(3, 1), (2, 2), (3, 1)]) == 8
 
 
-@pytest.mark.parametrize("residual", [0, 1])
-def test_classifier_overfits_one_batch(residual: int) -> None:
+@pytest.mark.parametrize(
+    ("residual", "norm", "pool_first"),
+    [(0, "group", False), (1, "group", False), (1, "group", True), (1, "batch", True)],
+)
+def test_classifier_overfits_one_batch(residual: int, norm: str, pool_first: bool) -> None:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     x = torch.tensor(digits.images[:20] / 16.0, dtype=torch.float32).unsqueeze(1)
     y = torch.tensor(digits.target[:20])
     torch.manual_seed(0)
-    model = Classifier(1, [8, 16], [3, 3], 10, norm="group", num_groups=4, residual_blocks=residual)
+    model = Classifier(
+        1,
+        [8, 16],
+        [3, 3],
+        10,
+        norm=norm,
+        num_groups=4,
+        residual_blocks=residual,
+        pool_first=pool_first,
+    )
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(100):
         loss = F.cross_entropy(model(x), y)
@@ -179,6 +191,16 @@ def test_classifier_overfits_one_batch(residual: int) -> None:
         opt.step()
     assert loss.item() < 0.05
     assert (model(x).argmax(1) == y).all()
+
+
+@pytest.mark.parametrize(("norm", "kind"), [("group", GroupNorm), ("batch", torch.nn.BatchNorm2d)])
+def test_classifier_norm_choice_reaches_every_layer(norm: str, kind: type) -> None:
+    """norm="batch" (a comparison for cifar10-resnet) swaps every normalisation, including
+    those inside the residual blocks and the final one, and leaves no GroupNorm behind."""
+    model = Classifier(3, [8, 16], [3, 3], 10, norm=norm, num_groups=4, residual_blocks=1)
+    norms = [m for m in model.modules() if isinstance(m, (GroupNorm, torch.nn.BatchNorm2d))]
+    assert len(norms) == 2 * (1 + 2) + 1  # per stage: 1 + 2 in the block; then the final one
+    assert all(isinstance(m, kind) for m in norms)
 
 
 def test_classifier_any_input_size() -> None:
@@ -220,6 +242,9 @@ def test_quick_modes_pass(lab: str, tmp_path: Path) -> None:
 def test_bad_config_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(PracticumError):
         run_lab("mnist-cnn", quick=True, out=tmp_path / "bad", overrides={"dropout": "1.5"})
+    with pytest.raises(PracticumError, match="pool needs one entry per layer depth"):
+        run_lab("cifar10-resnet", quick=True, out=tmp_path / "bad2", overrides={"pool": "true"})
+    assert not (tmp_path / "bad2").exists()
 
 
 def test_corrupt_mnist_stops_before_training(
