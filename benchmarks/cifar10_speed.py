@@ -4,10 +4,11 @@ Measures images per second of the lab's training step (forward, backward, SGD st
 whole-batch augmentation) on CIFAR-sized inputs after a few warm-up steps, for three
 variants in the same run: the baseline (our written-out ``GroupNorm``, default memory
 layout), the fused ``GroupNorm`` (``F.group_norm``), and the lab's default (fused and
-channels-last). The ratio is default / baseline. Two other networks are timed beside them:
-the old default (48/96/192, pooling after the residual blocks) and the CPU budget recipe
-(64/128/256, pooling first). With ``--run RUN_DIR`` (a finished full run of the lab;
-repeatable) it also reports that run's wall time, accuracy, data source and device.
+channels-last). The ratio is default / baseline. Also timed in the same run: the old
+default (48/96/192, pooling after the residual blocks), the CPU budget recipe (64/128/256,
+pooling first) and the default network through ``torch.compile``. With ``--run RUN_DIR``
+(a finished full run of the lab; repeatable) it also reports that run's wall time,
+accuracy, data source and device.
 
     python benchmarks/cifar10_speed.py [--steps 20] [--threads N] [--run runs/cifar10-resnet-full]
 
@@ -37,8 +38,12 @@ from practicum.repro import cpu_name
 RESULTS = Path(__file__).resolve().parent / "results" / "cifar10_speed.json"
 
 
-def images_per_second(config: cifar10_resnet.Config, steps: int, warmup: int = 3) -> float:
-    """Training throughput on random CIFAR-shaped images (speed does not depend on content)."""
+def images_per_second(
+    config: cifar10_resnet.Config, steps: int, warmup: int = 3, compile_model: bool = False
+) -> float:
+    """Training throughput on random CIFAR-shaped images (speed does not depend on content).
+    With ``compile_model`` the model goes through ``torch.compile`` (compiled during the
+    untimed warm-up steps)."""
     g = torch.Generator().manual_seed(0)
     n = config.batch_size * 4
     x = torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=g)
@@ -49,6 +54,8 @@ def images_per_second(config: cifar10_resnet.Config, steps: int, warmup: int = 3
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    if compile_model:
+        model = torch.compile(model)
     elapsed, counted = 0.0, 0
     for step in range(warmup + steps):
         idx = torch.randint(0, len(data.x_train), (config.batch_size,), generator=g)
@@ -89,6 +96,10 @@ def main() -> None:
     for key, c in variants.items():
         throughput[key] = images_per_second(c, args.steps, args.warmup)
         print(f"{key}: {throughput[key]:.1f} img/s", flush=True)
+    # The issue asks whether torch.compile helps on CPU: the default network, compiled.
+    key = "lab_default_torch_compile"
+    throughput[key] = images_per_second(config, args.steps, args.warmup, compile_model=True)
+    print(f"{key}: {throughput[key]:.1f} img/s", flush=True)
     best = throughput["lab_default_fused_channels_last"]
     epoch_images = 50_000 - config.val_size
     full_runs = []

@@ -46,7 +46,7 @@ class Config:
     source: Source = "auto"  # "digits": scikit-learn 8x8 digits as RGB, for --quick
     archive: str = ""  # path to your own official archive (overrides source)
     # The recipe of record (91.26% on the JPEG copy; docs/labs/cifar10-resnet.md has the
-    # sweep): 7.7 M parameters, 3 min on one H100 but ~7.7 h on 2 CPU threads. CPU budget:
+    # sweep): 7.7 M parameters, 3 min on one H100 but ~7 h on 2 CPU threads. CPU budget:
     # --set layer_depths=64,128,256 --set epochs=16 (86.44% in 41 min on 2 threads).
     layer_depths: tuple[int, ...] = (128, 256, 512)
     residual_blocks: int = 1  # per stage
@@ -67,9 +67,9 @@ class Config:
     train_subset: int = 0  # > 0: train on only this many images (smoke tests)
     tta: bool = True  # average logits over each image and its mirror image at test time
     tta_shift: int = 0  # > 0: also over copies translated by +-tta_shift pixels (final eval)
-    # CPU, 2 threads (benchmarks/cifar10_speed.py): the fused GroupNorm trains 1.37x faster
-    # than ours written out (103 vs 75 img/s); channels-last gained 26% on the old 48/96/192
-    # network and is within noise (98 img/s) on this one.
+    # CPU, 2 threads (benchmarks/cifar10_speed.py): ours written out 87 img/s, fused 99,
+    # fused + channels-last 110 (channels-last gained 26% on the old 48/96/192 network and is
+    # within the noise on this one); torch.compile does not help on CPU (107 img/s).
     channels_last: bool = True
     fused_norm: bool = True  # torch's one-kernel group norm (tested equal to ours)
 
@@ -373,7 +373,7 @@ LAB = Lab(
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours), on the JPEG copy")],
     quick_targets=[Target("test_accuracy", ">=", 0.85, "quick mode on 8x8 digits")],
     summary="a ResNet-9-style pre-activation network with GroupNorm, cutout and flip TTA",
-    time_full="3.1 min (H100); ~7.7 h (2 CPU threads)",
+    time_full="3.1 min (H100); ~7 h (2 CPU threads)",
     time_quick="3 s",
     run=run,
 )
