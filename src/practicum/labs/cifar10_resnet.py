@@ -9,8 +9,10 @@ pooling and a linear layer. 60 epochs. Training: SGD with Nesterov
 momentum, a one-cycle learning rate (linear warm-up and decay), weight decay, label
 smoothing, and whole-batch augmentation in torch (random crop with 4-pixel padding,
 horizontal flip, cutout). Test-time augmentation: the logits of each image and its
-mirror image are averaged. Ideas from airbench (Keller Jordan 2024): small widths, large
-batches, label smoothing, flip TTA, channels-last memory layout on CPU.
+mirror image are averaged (``tta_shift`` adds shifted views). Ideas from airbench (Keller
+Jordan 2024) and ResNet-9 (David Page 2018): pooling before the residual blocks, label
+smoothing, flip TTA, channels-last memory layout. The sweep behind the defaults is in
+docs/labs/cifar10-resnet.md.
 
 Data: ``source="auto"`` reads the official python archive when it is present (in
 ``$PRACTICUM_DATA/cifar10/`` or the cache) and the JPEG image-folder copy otherwise;
