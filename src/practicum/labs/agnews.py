@@ -406,7 +406,7 @@ def plot_results(results: dict[str, dict], reference: str, run: Run) -> None:
     ax = axes[0]
     for i, name in enumerate(names):
         accs = np.array(results[name]["accuracies"]) * 100
-        ax.bar(i, accs.mean(), color=f"C{i}", alpha=0.6, label=name)
+        ax.bar(i, accs.mean(), color=f"C{i}", alpha=0.6)  # named on the x axis
         ax.errorbar(i, accs.mean(), yerr=accs.std(ddof=1), color="k", capsize=6)
         ax.scatter(
             np.full(len(accs), i) + np.linspace(-0.15, 0.15, len(accs)), accs, color="k", s=12
@@ -417,7 +417,7 @@ def plot_results(results: dict[str, dict], reference: str, run: Run) -> None:
     ax.set_xticks(range(len(names)), [n.replace(": ", ")\n", 1) for n in names], fontsize=8)
     ax.set_ylabel("outer-fold accuracy (%)")
     ax.set_title("Nested CV accuracy (bar: mean; dots: folds)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")  # the target line only, above the bars
     ax = axes[1]
     ref = np.array(results[reference]["accuracies"]) * 100
     for i, name in enumerate(names):

@@ -267,7 +267,8 @@ def plot_class_histogram(labels: torch.Tensor, confident: torch.Tensor, run: Run
     ax.set_xlabel("digit predicted by the judge")
     ax.set_ylabel("samples")
     ax.set_title(f"What the classifier sees in {len(labels):,} GAN samples")
-    ax.legend()
+    ax.set_ylim(0, max(counts.max(), len(labels) / 10) * 1.35)  # room for the legend
+    ax.legend(loc="upper center", ncols=3, fontsize=8)
     run.save_figure(fig, "class_histogram")
 
 
