@@ -58,3 +58,30 @@ def test_committed_reproducibility_report_is_current():
     committed = (project_root() / "docs" / "reproducibility.md").read_text()
     fresh = render_markdown(load_records(results_dir()), all_labs(), of_record=True)
     assert committed == fresh, "run `practicum report --records` and commit docs/reproducibility.md"
+
+
+# Options added after a lab's run of record, whose defaults reproduce what that run did.
+ADDED_SINCE_RECORD = {"cifar10-resnet": {"pool", "norm"}}
+
+
+def test_every_run_of_record_ran_the_labs_current_defaults():
+    """`practicum run LAB` reproduces the README's number: a changed default without a new
+    record (or a record made with --set overrides) fails here."""
+    import dataclasses
+    import json
+
+    from practicum.lab import all_labs
+
+    results = project_root() / "docs" / "results"
+    for path in sorted(results.glob("*.json")):
+        lab = all_labs()[path.stem]
+        recorded = json.loads((results / path.stem / "config.json").read_text())["config"]
+        defaults = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(lab.config()).items()
+        }
+        missing = set(defaults) - set(recorded) - ADDED_SINCE_RECORD.get(path.stem, set())
+        assert not missing, f"{path.stem}: the record predates options {sorted(missing)}"
+        changed = {k for k in recorded if k in defaults and recorded[k] != defaults[k]}
+        assert not changed, f"{path.stem}: defaults differ from the run of record in {changed}"
+        assert set(recorded) <= set(defaults), f"{path.stem}: the record has unknown options"
