@@ -111,7 +111,7 @@ def main() -> None:
         full_runs.append(
             {
                 "run_dir": str(run_dir),
-                "device": env.get("gpu", env.get("cpu")) if env["device"] != "cpu" else env["cpu"],
+                "device": env.get("gpu", env["cpu"]),  # env.json names a GPU only on one
                 "threads": env["num_threads"],
                 "layer_depths": config_used["layer_depths"],
                 "epochs": config_used["epochs"],

@@ -43,11 +43,10 @@ def _duration(seconds: float) -> str:
 
 def _accelerator(lab: str) -> str:
     """' on H100' when the run of record ran on a GPU (its env.json says so), else ""."""
+    from practicum.report import machine_note
+
     env_path = results_dir() / lab / "env.json"
-    env = json.loads(env_path.read_text()) if env_path.is_file() else {}
-    if not str(env.get("device", "cpu")).startswith("cuda"):
-        return ""
-    return " on " + str(env.get("gpu", "GPU")).removeprefix("NVIDIA ").split()[0]
+    return machine_note(json.loads(env_path.read_text()) if env_path.is_file() else None)
 
 
 def lab_table() -> str:

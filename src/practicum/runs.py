@@ -223,7 +223,7 @@ def load_summary(run_dir: str | Path, name: str = "summary.json") -> dict[str, A
         raise PracticumError(f"no such run folder: {run_dir}")
     path = run_dir / name
     if not path.is_file():
-        raise PracticumError(f"{run_dir} has no summary.json (the run did not finish)")
+        raise PracticumError(f"{run_dir} has no {name} (the run did not finish)")
     try:
         summary = read_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
