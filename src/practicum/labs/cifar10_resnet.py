@@ -23,6 +23,7 @@ metrics.jsonl). ``--quick`` trains a tiny network on scikit-learn's 8x8 digits.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -37,7 +38,7 @@ from practicum.data.vision import CIFAR_ARCHIVES, ImageData, load_cifar, load_ci
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
 from practicum.lab import Lab, Target
-from practicum.nn import Classifier, GroupNorm, count_parameters
+from practicum.nn import Classifier, GroupNorm, PatchWhitening, count_parameters, update_average
 from practicum.runs import Run
 
 Source = Literal["auto", "official", "jpeg", "digits"]
@@ -56,12 +57,14 @@ class Config:
     pool: tuple[bool, ...] = ()  # per stage; empty: every stage pools
     norm: Literal["group", "batch"] = "group"  # "batch": a BatchNorm comparison, not the lab's
     num_groups: int = 16
+    whiten: bool = False  # a frozen 2x2 patch-whitening first layer (airbench)
     epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 0.2  # peak, SGD with Nesterov momentum 0.9
     warmup: float = 0.15
     weight_decay: float = 5e-4
     label_smoothing: float = 0.2
+    ema_decay: float = 0.0  # > 0: evaluate an exponential moving average of the weights
     crop_padding: int = 4
     flip: bool = True
     cutout: int = 8
@@ -90,6 +93,8 @@ class Config:
             raise PracticumError("need epochs >= 1, batch_size >= 1, learning_rate > 0")
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.warmup < 1:
             raise PracticumError("label_smoothing and warmup must be in [0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            raise PracticumError("ema_decay must be in [0, 1)")
         if min(self.crop_padding, self.cutout, self.residual_blocks, self.val_size) < 0:
             raise PracticumError("crop_padding, cutout, residual_blocks, val_size must be >= 0")
 
@@ -170,9 +175,18 @@ def prepare(images: ImageData, config: Config, seed: int, device: str) -> Split:
 # ---- model, evaluation, training ----------------------------------------------------------
 
 
-def build_model(config: Config, num_classes: int) -> Classifier:
-    model = Classifier(
-        3,
+def build_model(
+    config: Config, num_classes: int, fit_images: torch.Tensor | None = None
+) -> torch.nn.Module:
+    """The classifier; with ``whiten``, after a patch-whitening layer fitted to
+    ``fit_images`` (a few thousand standardised training images)."""
+    whitening = None
+    if config.whiten:
+        if fit_images is None:
+            raise ValueError("whiten=True needs fit_images")
+        whitening = PatchWhitening(3, patch_size=2).fit(fit_images)
+    model: torch.nn.Module = Classifier(
+        whitening.out_channels if whitening else 3,
         config.layer_depths,
         [3] * len(config.layer_depths),
         num_classes,
@@ -185,7 +199,7 @@ def build_model(config: Config, num_classes: int) -> Classifier:
     for module in model.modules():  # same function, one kernel (tested against ours)
         if isinstance(module, GroupNorm):
             module.fused = config.fused_norm
-    return model
+    return torch.nn.Sequential(whitening, model) if whitening else model
 
 
 def translate(x: torch.Tensor, shift: int) -> torch.Tensor:
@@ -220,7 +234,11 @@ def topk_accuracy(z: torch.Tensor, y: torch.Tensor, k: int) -> float:
     return float((z.topk(k, dim=1).indices == y[:, None]).any(dim=1).float().mean())
 
 
-def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list[dict[str, float]]:
+def train(
+    model: torch.nn.Module, config: Config, data: Split, run: Run
+) -> tuple[list[dict[str, float]], torch.nn.Module]:
+    """Train ``model``; returns the history and the network to evaluate (the model itself,
+    or with ``ema_decay`` > 0 the moving average of its weights)."""
     generator = torch.Generator().manual_seed(run.seed)
     steps_per_epoch = max(len(data.x_train) // config.batch_size, 1)
     total = steps_per_epoch * config.epochs
@@ -240,10 +258,15 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(total - warm, 1)))
     )
+    # The average starts at the initial weights; with decay d it forgets them after
+    # ~1/(1-d) steps, so it follows the last epoch or two at the end of the schedule.
+    average = copy.deepcopy(model).requires_grad_(False) if config.ema_decay else model
     history: list[dict[str, float]] = []
     seconds, images = 0.0, 0
     # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
     state = {"model": model, "optimizer": optimizer, "schedule": schedule, "generator": generator}
+    if config.ema_decay:
+        state["average"] = average
     resumed = run.restore(**state, history=[], seconds=0.0, images=0)
     first = 0
     if resumed:
@@ -275,9 +298,12 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
             loss.backward()
             optimizer.step()
             schedule.step()
+            if config.ema_decay:  # early on a shorter memory, so the start fades fast
+                step = schedule.last_epoch
+                update_average(average, model, min(config.ema_decay, (1 + step) / (10 + step)))
             images += len(idx)
         seconds += time.perf_counter() - start
-        z = logits(model, data.x_val, config.tta) if len(data.x_val) else None
+        z = logits(average, data.x_val, config.tta) if len(data.x_val) else None
         entry = {
             "epoch": epoch + 1,
             "loss": loss.item(),
@@ -291,7 +317,7 @@ def train(model: torch.nn.Module, config: Config, data: Split, run: Run) -> list
             f"epoch {epoch + 1}: val {entry['val_accuracy']:.4f}, {entry['images_per_second']:.0f} img/s"
         )
         run.checkpoint(epoch, **state, history=history, seconds=seconds, images=images)
-    return history
+    return history, average
 
 
 def plot_curves(run: Run, history: list[dict[str, float]], title: str) -> None:
@@ -318,14 +344,21 @@ def run_resnet(config: Config, run: Run, dataset: str, name: str) -> dict[str, f
     data = prepare(images, config, run.seed, run.device)
     run.log(data_source=data.source)
     torch.manual_seed(run.seed)
-    model = build_model(config, data.num_classes).to(run.device)
+    # every k-th image for the whitening statistics (the files are sorted by class)
+    fit = data.x_train[:: max(len(data.x_train) // 5000, 1)] if config.whiten else None
+    model = build_model(config, data.num_classes, fit).to(run.device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     num_params = count_parameters(model)
     run.print(
         f"{name}: {num_params:,} parameters, {len(data.x_train):,} training images of {data.source}"
     )
-    history = train(model, config, data, run)
+    history, average = train(model, config, data, run)
+    extra = {}
+    if config.ema_decay and len(data.x_val):  # what the average adds over the last weights
+        z_last = logits(model, data.x_val, config.tta, shift=config.tta_shift)
+        extra["val_accuracy_last_weights"] = topk_accuracy(z_last, data.y_val, 1)
+    model = average
     # Validation during training uses the cheap flip TTA; the final numbers use every view
     # (without shifted views that is the last epoch's validation pass, not repeated).
     final_val = history[-1]["val_accuracy"]
@@ -344,6 +377,7 @@ def run_resnet(config: Config, run: Run, dataset: str, name: str) -> dict[str, f
         "num_params": num_params,
         "epochs": config.epochs,
         "official_data": float(data.source.startswith(f"{dataset} official")),
+        **extra,
     }
 
 

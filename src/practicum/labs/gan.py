@@ -40,6 +40,7 @@ from practicum.io import atomic_write
 from practicum.lab import Lab, Target
 from practicum.labs import mnist_cnn
 from practicum.labs.autoencoder import Dataset, image_grid, load_digit_images, minibatches
+from practicum.nn.conv import update_average
 from practicum.nn.generative import (
     ConvDecoder,
     ConvEncoder,
@@ -113,16 +114,6 @@ def discriminator(image_size: int, channels: int, hidden: int = 0) -> nn.Module:
         nn.LeakyReLU(0.2),
         nn.Linear(hidden, 1),
     )
-
-
-@torch.no_grad()
-def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """average ← decay · average + (1 − decay) · model for the weights; batch-norm running
-    statistics are copied, so the average normalises like the current generator."""
-    for a, p in zip(average.parameters(), model.parameters(), strict=True):
-        a.lerp_(p, 1 - decay)
-    for a, b in zip(average.buffers(), model.buffers(), strict=True):
-        a.copy_(b)
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -13,9 +13,11 @@ from practicum.nn.conv import (
     Classifier,
     Conv2d,
     GroupNorm,
+    PatchWhitening,
     ResidualBlock,
     count_parameters,
     receptive_field,
+    update_average,
 )
 from practicum.nn.generative import (
     ConvDecoder,
@@ -42,9 +44,11 @@ __all__ = [
     "Classifier",
     "Conv2d",
     "GroupNorm",
+    "PatchWhitening",
     "ResidualBlock",
     "count_parameters",
     "receptive_field",
+    "update_average",
     # generative and implicit models
     "ConvDecoder",
     "ConvEncoder",
