@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from practicum.errors import PracticumError
-from practicum.nn import Classifier, Conv2d, GroupNorm, ResidualBlock, receptive_field
+from practicum.nn import (
+    Classifier,
+    Conv2d,
+    GroupNorm,
+    PatchWhitening,
+    ResidualBlock,
+    receptive_field,
+    update_average,
+)
 from practicum.runner import run_lab
 
 
@@ -209,6 +217,55 @@ def test_classifier_any_input_size() -> None:
         assert model(torch.randn(2, 3, size, size)).shape == (2, 5)
 
 
+def _correlated_images(n: int = 300, size: int = 12) -> torch.Tensor:
+    """Smooth images with mixed channels: neighbouring pixels and channels correlate."""
+    g = torch.Generator().manual_seed(0)
+    x = F.avg_pool2d(torch.randn(n, 3, size + 2, size + 2, generator=g), 3, stride=1)
+    mix = torch.tensor([[1.0, 0.8, 0.6], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    return torch.einsum("dc,nchw->ndhw", mix, x) + 0.3
+
+
+@pytest.mark.parametrize("patch", [2, 3])
+def test_patch_whitening_gives_identity_covariance(patch: int) -> None:
+    x = _correlated_images()
+    layer = PatchWhitening(3, patch_size=patch, eps=1e-9).fit(x)
+    n = 3 * patch**2
+    assert layer.out_channels == 2 * n
+    linear = F.conv2d(x.double(), layer.weight[:n].double())  # the filters before ReLU
+    flat = linear.permute(1, 0, 2, 3).reshape(n, -1)
+    before = torch.cov(F.unfold(x.double(), patch).transpose(1, 2).reshape(-1, n).T)
+    assert (before - torch.diag(before.diag())).abs().max() > 0.1  # correlated to begin with
+    torch.testing.assert_close(
+        torch.cov(flat), torch.eye(n, dtype=torch.float64), atol=1e-5, rtol=0
+    )
+
+
+def test_patch_whitening_keeps_the_information_and_is_not_trained() -> None:
+    x = _correlated_images(50, 8)
+    layer = PatchWhitening(3).fit(x)
+    y = layer(x)
+    assert y.shape == (50, 24, 7, 7) and (y >= 0).all()
+    # relu(a) - relu(-a) = a: the two signed copies together are the linear whitening
+    torch.testing.assert_close(y[:, :12] - y[:, 12:], F.conv2d(x, layer.weight[:12]))
+    assert not list(layer.parameters()) and "weight" in layer.state_dict()  # saved, frozen
+    assert receptive_field(layer.kernels_strides()) == 2
+
+
+def test_update_average_is_an_exponential_moving_average() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    before = [p.detach().clone() for p in average.parameters()]
+    model(torch.randn(8, 3))  # moves the running statistics away from their start
+    update_average(average, model, 0.9)
+    for a, b, p in zip(average.parameters(), before, model.parameters(), strict=True):
+        torch.testing.assert_close(a, 0.9 * b + 0.1 * p)
+    for a, b in zip(average.buffers(), model.buffers(), strict=True):
+        torch.testing.assert_close(a, b)  # copied, not averaged
+    update_average(average, model, 0.0)
+    for a, p in zip(average.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(a, p)
+
+
 # ---- labs --------------------------------------------------------------------------------
 
 
@@ -237,6 +294,13 @@ def test_quick_modes_pass(lab: str, tmp_path: Path) -> None:
     summary = _quick(lab, tmp_path)
     assert summary["passed"], summary["targets"]
     assert (tmp_path / f"{lab}-0" / "plots" / "curves.png").is_file()
+
+
+def test_cifar10_whitening_and_weight_average_quick(tmp_path: Path) -> None:
+    """The airbench options run end to end and report what the average adds."""
+    summary = _quick("cifar10-resnet", tmp_path, whiten="true", ema_decay="0.95")
+    assert summary["passed"], summary["targets"]
+    assert 0.8 <= summary["metrics"]["val_accuracy_last_weights"] <= 1
 
 
 def test_bad_config_is_a_one_line_error(tmp_path: Path) -> None:

@@ -11,7 +11,10 @@ smoothing, and whole-batch augmentation in torch (random crop with 4-pixel paddi
 horizontal flip, cutout). Test-time augmentation: the logits of each image and its
 mirror image are averaged (``tta_shift`` adds shifted views). Ideas from airbench (Keller
 Jordan 2024) and ResNet-9 (David Page 2018): pooling before the residual blocks, label
-smoothing, flip TTA, channels-last memory layout. The sweep behind the defaults is in
+smoothing, flip TTA, channels-last memory layout. Two more of airbench's ideas are options,
+measured on the CPU but not yet in the defaults: ``whiten`` (a frozen first layer that
+whitens 2x2 patches, :class:`practicum.nn.PatchWhitening`) and ``ema_decay`` (evaluate a
+moving average of the weights). The sweep behind the defaults is in
 docs/labs/cifar10-resnet.md.
 
 Data: ``source="auto"`` reads the official python archive when it is present (in
@@ -320,7 +323,9 @@ def train(
     return history, average
 
 
-def plot_curves(run: Run, history: list[dict[str, float]], title: str) -> None:
+def plot_curves(
+    run: Run, history: list[dict[str, float]], title: str, averaged: bool = False
+) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
@@ -329,7 +334,7 @@ def plot_curves(run: Run, history: list[dict[str, float]], title: str) -> None:
         epochs,
         [100 * h["val_accuracy"] for h in history],
         "o-",
-        label="validation accuracy (flip TTA)",
+        label="validation accuracy (flip TTA" + (", weight average)" if averaged else ")"),
     )
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
@@ -367,7 +372,7 @@ def run_resnet(config: Config, run: Run, dataset: str, name: str) -> dict[str, f
         final_val = topk_accuracy(z_val, data.y_val, 1)
     z = logits(model, data.x_test, config.tta, shift=config.tta_shift)
     atomic_write(run.checkpoints_dir / "model.pt", lambda f: torch.save(model.state_dict(), f))
-    plot_curves(run, history, f"{name} on {data.source}")
+    plot_curves(run, history, f"{name} on {data.source}", averaged=config.ema_decay > 0)
     run.set_params(model)
     return {
         "test_accuracy": topk_accuracy(z, data.y_test, 1),
