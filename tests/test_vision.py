@@ -59,6 +59,68 @@ def test_conv2d_is_translation_equivariant(dy: int, dx: int, k: int) -> None:
     torch.testing.assert_close(conv(shift(x)), shift(conv(x)))
 
 
+def test_standardized_conv_uses_zero_mean_he_scaled_filters() -> None:
+    conv = Conv2d(5, 7, 3, standardize=True)
+    with torch.no_grad():
+        conv.weight.mul_(torch.rand(7, 1, 1, 1) * 10).add_(torch.randn(7, 1, 1, 1))
+    w = conv.effective_weight().detach()
+    torch.testing.assert_close(w.mean(dim=(1, 2, 3)), torch.zeros(7), atol=1e-6, rtol=0)
+    var = w.var(dim=(1, 2, 3), correction=0)
+    torch.testing.assert_close(var, torch.full((7,), 2 / (5 * 9)), rtol=1e-4, atol=0)
+    plain = Conv2d(5, 7, 3)
+    assert plain.effective_weight() is plain.weight  # off by default: the plain convolution
+
+
+@given(scale=st.floats(0.05, 20.0), offset=st.floats(-3.0, 3.0), seed=st.integers(0, 2**16))
+@settings(max_examples=25, deadline=None)
+def test_standardized_conv_is_invariant_to_affine_weight_changes(
+    scale: float, offset: float, seed: int
+) -> None:
+    """w -> a w + b per output channel (a > 0) leaves the function unchanged, so the
+    gradient has no component along w or along the constant filter (checked below)."""
+    torch.manual_seed(seed)
+    conv = Conv2d(3, 4, 3, standardize=True)
+    x = torch.randn(2, 3, 6, 6)
+    before = conv(x)
+    with torch.no_grad():
+        a = scale * (1 + torch.rand(4, 1, 1, 1))
+        conv.weight.mul_(a).add_(offset * torch.randn(4, 1, 1, 1))
+    torch.testing.assert_close(conv(x), before, rtol=1e-4, atol=1e-4)
+
+
+def test_standardized_conv_gradient_is_orthogonal_to_its_invariances() -> None:
+    torch.manual_seed(0)
+    conv = Conv2d(3, 4, 3, standardize=True, bias=False)
+    x = torch.randn(2, 3, 6, 6)
+    (conv(x) * torch.randn(2, 4, 6, 6)).sum().backward()
+    g, w = conv.weight.grad.flatten(1), conv.weight.detach().flatten(1)
+    scale = g.norm(dim=1) * w.norm(dim=1)
+    assert (g.sum(dim=1).abs() < 1e-5 * g.norm(dim=1) * 9).all()  # along the constant filter
+    assert ((g * w).sum(dim=1).abs() < 1e-5 * scale).all()  # along w itself (a rescaling)
+
+
+def test_classifier_standardizes_only_convolutions_followed_by_a_norm() -> None:
+    """The stage convolution (then GroupNorm) and each block's first convolution (then its
+    second norm) are standardised; the block's last convolution feeds the residual sum,
+    whose scale matters, and stays plain."""
+    model = Classifier(
+        3,
+        [8, 16],
+        [3, 3],
+        10,
+        norm="group",
+        num_groups=4,
+        residual_blocks=1,
+        standardize_weights=True,
+    )
+    for stage in model.stages:
+        assert stage.conv.standardize
+        for block in stage.blocks:
+            assert block.conv1.standardize and not block.conv2.standardize
+    plain = Classifier(3, [8], [3], 10, norm="none", standardize_weights=True)
+    assert not plain.stages[0].conv.standardize  # nothing normalises its output
+
+
 @pytest.mark.parametrize(("groups", "channels"), [(1, 6), (2, 6), (6, 6), (4, 8)])
 def test_groupnorm_standardises_each_group(groups: int, channels: int) -> None:
     gn = GroupNorm(groups, channels)
@@ -171,10 +233,18 @@ def test_receptive_field_formula() -> None:
 
 
 @pytest.mark.parametrize(
-    ("residual", "norm", "pool_first"),
-    [(0, "group", False), (1, "group", False), (1, "group", True), (1, "batch", True)],
+    ("residual", "norm", "pool_first", "standardize"),
+    [
+        (0, "group", False, False),
+        (1, "group", False, False),
+        (1, "group", True, False),
+        (1, "group", True, True),
+        (1, "batch", True, False),
+    ],
 )
-def test_classifier_overfits_one_batch(residual: int, norm: str, pool_first: bool) -> None:
+def test_classifier_overfits_one_batch(
+    residual: int, norm: str, pool_first: bool, standardize: bool
+) -> None:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -190,6 +260,7 @@ def test_classifier_overfits_one_batch(residual: int, norm: str, pool_first: boo
         num_groups=4,
         residual_blocks=residual,
         pool_first=pool_first,
+        standardize_weights=standardize,
     )
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(100):
@@ -297,8 +368,11 @@ def test_quick_modes_pass(lab: str, tmp_path: Path) -> None:
 
 
 def test_cifar10_whitening_and_weight_average_quick(tmp_path: Path) -> None:
-    """The airbench options run end to end and report what the average adds."""
-    summary = _quick("cifar10-resnet", tmp_path, whiten="true", ema_decay="0.95")
+    """The airbench options (and weight standardisation) run end to end and report what
+    the average adds."""
+    summary = _quick(
+        "cifar10-resnet", tmp_path, whiten="true", ema_decay="0.95", standardize_weights="true"
+    )
     assert summary["passed"], summary["targets"]
     assert 0.8 <= summary["metrics"]["val_accuracy_last_weights"] <= 1
 

@@ -62,6 +62,7 @@ class Config:
     pool: tuple[bool, ...] = ()  # per stage; empty: every stage pools
     norm: Literal["group", "batch"] = "group"  # "batch": a BatchNorm comparison, not the lab's
     num_groups: int = 16
+    standardize_weights: bool = False  # weight standardisation before each GroupNorm (Qiao 2019)
     whiten: bool = False  # a frozen 2x2 patch-whitening first layer (airbench)
     epochs: int = 60
     batch_size: int = 256
@@ -200,6 +201,7 @@ def build_model(
         num_groups=config.num_groups,
         residual_blocks=config.residual_blocks,
         pool_first=config.pool_first,
+        standardize_weights=config.standardize_weights,
     )
     for module in model.modules():  # same function, one kernel (tested against ours)
         if isinstance(module, GroupNorm):

@@ -19,6 +19,13 @@ class Conv2d(nn.Module):
     Initialisation: W ~ N(0, gain / fan_in) with fan_in = in * k * k; ``gain=2`` (He et
     al. 2015) keeps the activation variance constant through ReLU layers. ``padding="same"``
     pads k // 2 on each side (odd k), so with stride 1 the output has the input's size.
+
+    ``standardize=True`` is weight standardisation (Qiao et al. 2019, "Micro-Batch Training
+    with Batch-Channel Normalization and Weight Standardization"): each output channel's
+    filter is used with zero mean and variance ``gain / fan_in`` (the initial scale), whatever
+    the stored weights are. It is meant for a convolution whose output is normalised next
+    (GroupNorm, which then sees no scale to undo), where it smooths the loss landscape the way
+    batch statistics do; the output is invariant to ``w -> a * w + b`` per output channel (a > 0).
     """
 
     def __init__(
@@ -30,6 +37,7 @@ class Conv2d(nn.Module):
         padding: int | Literal["same", "valid"] = "same",
         bias: bool = True,
         gain: float = 2.0,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         if min(in_channels, out_channels, kernel_size, stride) < 1:
@@ -42,6 +50,7 @@ class Conv2d(nn.Module):
             padding = 0
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, int(padding)
+        self.standardize, self.gain = standardize, gain
         shape = (out_channels, in_channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(torch.empty(shape))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -54,13 +63,24 @@ class Conv2d(nn.Module):
             if self.bias is not None:
                 self.bias.zero_()
 
+    def effective_weight(self) -> torch.Tensor:
+        """The filters the convolution applies (standardised with ``standardize``)."""
+        if not self.standardize:
+            return self.weight
+        w = self.weight
+        var, mean = torch.var_mean(w, dim=(1, 2, 3), keepdim=True, correction=0)
+        fan_in = self.in_channels * self.kernel_size**2
+        return (w - mean) * torch.rsqrt(var * fan_in / self.gain + 1e-8)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        w = self.effective_weight()
+        return F.conv2d(x, w, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels} -> {self.out_channels}, k={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+            + (", standardized" if self.standardize else "")
         )
 
 
@@ -178,6 +198,9 @@ class ResidualBlock(nn.Module):
     stride, the shortcut is a 1x1 convolution of the pre-activated input. With
     ``zero_init=True`` the last convolution starts at zero, so a new block is the identity.
     ``norm="batch"`` uses BatchNorm instead of GroupNorm (for comparisons).
+    ``standardize_weights=True`` standardises the first convolution's filters (see
+    :class:`Conv2d`), the one whose output is normalised next; the second one feeds the sum
+    un-normalised, so its scale matters and it stays as it is.
     """
 
     def __init__(
@@ -189,11 +212,19 @@ class ResidualBlock(nn.Module):
         num_groups: int = 8,
         zero_init: bool = True,
         norm: Literal["group", "batch"] = "group",
+        standardize_weights: bool = False,
     ) -> None:
         super().__init__()
         out_channels = out_channels or in_channels
         self.norm1 = make_norm(norm, in_channels, num_groups)
-        self.conv1 = Conv2d(in_channels, out_channels, kernel_size, stride=stride, bias=False)
+        self.conv1 = Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            bias=False,
+            standardize=standardize_weights,
+        )
         self.norm2 = make_norm(norm, out_channels, num_groups)
         self.conv2 = Conv2d(out_channels, out_channels, kernel_size, bias=False)
         self.shortcut = (
@@ -234,15 +265,26 @@ class ConvStage(nn.Module):
         num_groups: int,
         num_residual: int,
         pool_first: bool = False,
+        standardize_weights: bool = False,
     ) -> None:
         super().__init__()
-        self.conv = Conv2d(in_channels, out_channels, kernel_size, bias=norm == "none")
+        self.conv = Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            bias=norm == "none",
+            standardize=standardize_weights and norm != "none",
+        )
         self.norm = None if norm == "none" else make_norm(norm, out_channels, num_groups)
         block_norm: Literal["group", "batch"] = "batch" if norm == "batch" else "group"
         self.blocks = nn.Sequential(
             *(
                 ResidualBlock(
-                    out_channels, kernel_size=kernel_size, num_groups=num_groups, norm=block_norm
+                    out_channels,
+                    kernel_size=kernel_size,
+                    num_groups=num_groups,
+                    norm=block_norm,
+                    standardize_weights=standardize_weights,
                 )
                 for _ in range(num_residual)
             )
@@ -277,7 +319,8 @@ class Classifier(nn.Module):
     ``num_groups``, ``"batch"`` torch's BatchNorm2d), ReLU, ``residual_blocks``
     pre-activation :class:`ResidualBlock`\ s, and a 2x2 max-pool where ``pool[i]`` (default:
     every stage); ``pool_first=True`` pools right after the convolution instead (see
-    :class:`ConvStage`). ``head_pool=1`` is global average pooling, so any input size works; a
+    :class:`ConvStage`); ``standardize_weights=True`` standardises the filters of every
+    convolution whose output is normalised next (see :class:`Conv2d`). ``head_pool=1`` is global average pooling, so any input size works; a
     larger ``head_pool`` keeps some layout (on MNIST, 3 after three pools is a plain
     flatten of the 3x3 map).
     """
@@ -296,6 +339,7 @@ class Classifier(nn.Module):
         head_pool: int = 1,
         dropout: float = 0.0,
         pool_first: bool = False,
+        standardize_weights: bool = False,
     ) -> None:
         super().__init__()
         if len(layer_depths) != len(layer_kernel_sizes) or not layer_depths:
@@ -309,7 +353,9 @@ class Classifier(nn.Module):
             raise ValueError(f"norm must be none, group or batch, got {norm!r}")
         depths = [input_depth, *layer_depths]
         self.stages = nn.ModuleList(
-            ConvStage(a, b, k, p, norm, num_groups, residual_blocks, pool_first)
+            ConvStage(
+                a, b, k, p, norm, num_groups, residual_blocks, pool_first, standardize_weights
+            )
             for a, b, k, p in zip(depths[:-1], depths[1:], layer_kernel_sizes, pool, strict=True)
         )
         # Pre-activation residual stacks end un-normalised: finish with norm + ReLU.
