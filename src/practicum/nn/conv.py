@@ -51,15 +51,15 @@ class Conv2d(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, int(padding)
         self.standardize, self.gain = standardize, gain
+        self.fan_in = in_channels * kernel_size**2
         shape = (out_channels, in_channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(torch.empty(shape))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters(gain)
 
     def reset_parameters(self, gain: float = 2.0) -> None:
-        fan_in = self.in_channels * self.kernel_size**2
         with torch.no_grad():
-            self.weight.normal_(0.0, math.sqrt(gain / fan_in))
+            self.weight.normal_(0.0, math.sqrt(gain / self.fan_in))
             if self.bias is not None:
                 self.bias.zero_()
 
@@ -69,8 +69,7 @@ class Conv2d(nn.Module):
             return self.weight
         w = self.weight
         var, mean = torch.var_mean(w, dim=(1, 2, 3), keepdim=True, correction=0)
-        fan_in = self.in_channels * self.kernel_size**2
-        return (w - mean) * torch.rsqrt(var * fan_in / self.gain + 1e-8)
+        return (w - mean) * torch.rsqrt(var * self.fan_in / self.gain + 1e-8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.effective_weight()
@@ -320,9 +319,9 @@ class Classifier(nn.Module):
     pre-activation :class:`ResidualBlock`\ s, and a 2x2 max-pool where ``pool[i]`` (default:
     every stage); ``pool_first=True`` pools right after the convolution instead (see
     :class:`ConvStage`); ``standardize_weights=True`` standardises the filters of every
-    convolution whose output is normalised next (see :class:`Conv2d`). ``head_pool=1`` is global average pooling, so any input size works; a
-    larger ``head_pool`` keeps some layout (on MNIST, 3 after three pools is a plain
-    flatten of the 3x3 map).
+    convolution whose output is normalised next (see :class:`Conv2d`). ``head_pool=1`` is
+    global average pooling, so any input size works; a larger ``head_pool`` keeps some
+    layout (on MNIST, 3 after three pools is a plain flatten of the 3x3 map).
     """
 
     def __init__(
