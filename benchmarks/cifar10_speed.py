@@ -6,7 +6,9 @@ variants in the same run: the baseline (our written-out ``GroupNorm``, default m
 layout), the fused ``GroupNorm`` (``F.group_norm``), and the lab's default (fused and
 channels-last). The ratio is default / baseline. Also timed in the same run: the old
 default (48/96/192, pooling after the residual blocks), the CPU budget recipe (64/128/256,
-pooling first) and the default network through ``torch.compile``. With ``--run RUN_DIR``
+pooling first), the default network with the frozen patch-whitening first layer
+(``whiten``) and with weight standardisation added (``standardize_weights``), and the
+default network through ``torch.compile``. With ``--run RUN_DIR``
 (a finished full run of the lab; repeatable) it also reports that run's wall time,
 accuracy, data source and device.
 
@@ -50,7 +52,8 @@ def images_per_second(
     y = torch.randint(0, 10, (n,), generator=g)
     images = ImageData(x, y, x[:10], y[:10], tuple(map(str, range(10))), "random")
     data = cifar10_resnet.prepare(images, replace(config, val_size=0), 0, "cpu")
-    model = cifar10_resnet.build_model(config, 10)
+    fit = data.x_train[:1000] if config.whiten else None  # the whitening's statistics
+    model = cifar10_resnet.build_model(config, 10, fit)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
@@ -91,6 +94,9 @@ def main() -> None:
             config, layer_depths=(48, 96, 192), pool_first=False
         ),
         "cpu_budget_64_128_256_pool_first": replace(config, layer_depths=(64, 128, 256)),
+        # 2x2 patches without padding: maps of 31/15/7/3 pixels instead of 32/16/8/4
+        "lab_default_whitened": replace(config, whiten=True),
+        "lab_default_whitened_standardized": replace(config, whiten=True, standardize_weights=True),
     }
     throughput = {}
     for key, c in variants.items():
