@@ -49,6 +49,28 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     )
 
 
+def test_cifar10_resnet_under_torchrun_matches_one_process(tmp_path):
+    """GroupNorm normalises each image alone, so sharding the batch changes nothing but the
+    order of the gradient sums: one epoch of the quick lab in two processes ends with the
+    weights and accuracies of one process."""
+    args = ["--quick", "--quiet", "--set", "epochs=1", "--set", "ema_decay=0.9"]
+    two, one = tmp_path / "two", tmp_path / "one"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    lab = ["-m", "practicum", "run", "cifar10-resnet", *args]
+    proc = subprocess.run(
+        [*launcher, *lab, "--out", str(two)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]  # 1: one epoch misses the target
+    subprocess.run([sys.executable, *lab, "--out", str(one)], capture_output=True, timeout=300)
+    a, b = (torch.load(d / "checkpoints" / "model.pt", weights_only=True) for d in (two, one))
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+    metrics = [json.loads((d / "summary.json").read_text())["metrics"] for d in (two, one)]
+    assert metrics[0]["val_accuracy"] == pytest.approx(metrics[1]["val_accuracy"], abs=0.011)
+    assert json.loads((two / "env.json").read_text())["world_size"] == 2
+
+
 def test_shards_are_equal_contiguous_and_cover_the_batch(tmp_path):
     x = torch.arange(12).reshape(6, 2)
     shards = [Run(tmp_path / "r", rank=r, world_size=3, quiet=True).shard(x) for r in range(3)]

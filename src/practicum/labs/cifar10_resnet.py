@@ -22,7 +22,8 @@ Data: ``source="auto"`` reads the official python archive when it is present (in
 ``$PRACTICUM_DATA/cifar10/`` or the cache) and the JPEG image-folder copy otherwise;
 ``source="official"`` / ``"jpeg"`` choose; ``archive=PATH`` reads your own copy of the
 official archive. The summary says which data it was computed on (``data_source`` in
-metrics.jsonl). ``--quick`` trains a tiny network on scikit-learn's 8x8 digits.
+metrics.jsonl). ``--quick`` trains a tiny network on scikit-learn's 8x8 digits. Under
+``torchrun`` each process trains on its shard of every batch (DistributedDataParallel).
 """
 
 from __future__ import annotations
@@ -281,6 +282,10 @@ def train(
     if resumed:
         first, history = resumed["step"] + 1, resumed["history"]
         seconds, images = resumed["seconds"], resumed["images"]
+    # Under torchrun every process draws the same augmented batch (same generator, same seed)
+    # and trains on its shard of it; DDP averages the gradients. GroupNorm normalises each
+    # image on its own, so N processes compute what one process does on the whole batch.
+    trained = run.distribute(model)
     left = total - first * steps_per_epoch
     bar = iter(run.progress(range(left), total=left, desc="train"))
     for epoch in range(first, config.epochs):
@@ -295,8 +300,8 @@ def train(
                 cutout_size=config.cutout,
             )
             loss = F.cross_entropy(
-                model(xb),
-                data.y_train[idx.to(data.y_train.device)],
+                trained(run.shard(xb)),
+                run.shard(data.y_train[idx.to(data.y_train.device)]),
                 label_smoothing=config.label_smoothing,
             )
             if not torch.isfinite(loss):
