@@ -53,7 +53,7 @@ def test_cifar10_resnet_under_torchrun_matches_one_process(tmp_path):
     """GroupNorm normalises each image alone, so sharding the batch changes nothing but the
     order of the gradient sums: one epoch of the quick lab in two processes ends with the
     weights and accuracies of one process."""
-    args = ["--quick", "--quiet", "--set", "epochs=1", "--set", "ema_decay=0.9"]
+    args = ["--quick", "--set", "epochs=1", "--set", "ema_decay=0.9"]
     two, one = tmp_path / "two", tmp_path / "one"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     lab = ["-m", "practicum", "run", "cifar10-resnet", *args]
@@ -61,6 +61,7 @@ def test_cifar10_resnet_under_torchrun_matches_one_process(tmp_path):
         [*launcher, *lab, "--out", str(two)], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode in (0, 1), proc.stderr[-2000:]  # 1: one epoch misses the target
+    assert proc.stdout.count("run folder:") == 1  # rank 0 alone prints the results
     subprocess.run([sys.executable, *lab, "--out", str(one)], capture_output=True, timeout=300)
     a, b = (torch.load(d / "checkpoints" / "model.pt", weights_only=True) for d in (two, one))
     assert a.keys() == b.keys()

@@ -6,6 +6,7 @@ Every error a user can cause ends in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,6 +78,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seed < 0 or args.seed >= 2**32:
         raise PracticumError(f"--seed must be in [0, 2**32), got {args.seed}")
     overrides = parse_sets(args.set or [])
+    # Under torchrun every process runs this command; rank 0 alone talks (and writes the
+    # run folder), so the results table appears once.
+    worker = int(os.environ.get("RANK", "0")) > 0
+    args.quiet = args.quiet or worker
+    say = (lambda *_, **__: None) if worker else print
     if args.resume:
         if args.lab or args.all or overrides or args.out:
             raise PracticumError("--resume takes the lab, config and folder from RUN_DIR alone")
@@ -85,8 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary, run_dir = resume_lab(
             args.resume, device=args.device_given, quiet=args.quiet, threads=args.threads
         )
-        print(_table(_result_rows(summary), RESULT_HEADER))
-        print(f"run folder: {run_dir}")
+        say(_table(_result_rows(summary), RESULT_HEADER))
+        say(f"run folder: {run_dir}")
         return 0 if summary["passed"] else EXIT_FAILED_TARGET
     if args.device_given is not None:
         args.device = args.device_given
@@ -137,13 +143,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not summary["passed"]:
             failed.append(lab.name)
         if not args.all:
-            print(_table(_result_rows(summary), RESULT_HEADER))
-            print(f"run folder: {run_dir}")
+            say(_table(_result_rows(summary), RESULT_HEADER))
+            say(f"run folder: {run_dir}")
     if args.all:
-        print(_table(rows, RESULT_HEADER))
-        print(f"{len(labs) - len(failed)} of {len(labs)} labs passed their targets")
+        say(_table(rows, RESULT_HEADER))
+        say(f"{len(labs) - len(failed)} of {len(labs)} labs passed their targets")
     if failed:
-        print(f"practicum: targets missed: {', '.join(failed)}", file=sys.stderr)
+        say(f"practicum: targets missed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_FAILED_TARGET
     return 0
 
