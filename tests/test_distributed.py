@@ -13,6 +13,7 @@ from practicum.errors import PracticumError
 from practicum.runs import Run
 
 STEPS = 20
+TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 ARGS = ["--quick", "--quiet", "--set", f"steps={STEPS}", "--set", f"checkpoint_every={STEPS}"]
 
 
@@ -23,9 +24,8 @@ def final_weights(run_dir) -> dict[str, torch.Tensor]:
 
 def test_torchrun_two_processes_match_one_process(tmp_path):
     two, one = tmp_path / "two", tmp_path / "one"
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     proc = subprocess.run(
-        [*launcher, "-m", "practicum", "run", "spirals", *ARGS, "--out", str(two)],
+        [*TORCHRUN_2, "-m", "practicum", "run", "spirals", *ARGS, "--out", str(two)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -55,10 +55,9 @@ def test_cifar10_resnet_under_torchrun_matches_one_process(tmp_path):
     weights and accuracies of one process."""
     args = ["--quick", "--set", "epochs=1", "--set", "ema_decay=0.9"]
     two, one = tmp_path / "two", tmp_path / "one"
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     lab = ["-m", "practicum", "run", "cifar10-resnet", *args]
     proc = subprocess.run(
-        [*launcher, *lab, "--out", str(two)], capture_output=True, text=True, timeout=300
+        [*TORCHRUN_2, *lab, "--out", str(two)], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode in (0, 1), proc.stderr[-2000:]  # 1: one epoch misses the target
     assert proc.stdout.count("run folder:") == 1  # rank 0 alone prints the results
