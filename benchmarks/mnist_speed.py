@@ -122,17 +122,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-epochs", type=int, default=5, help="for the reference")
     parser.add_argument(
-        "--epochs", type=int, default=2, help="length of mnist-cnn's one-cycle schedule"
+        "--epochs", type=int, default=1, help="length of mnist-cnn's one-cycle schedule"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--note",
+        default="both timed in this process, one after the other",
+        help="what else ran on the machine (recorded in the JSON)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    # The lab's network and recipe with two changes: a shorter schedule (the lab runs 8
-    # epochs to reach 99.3%; reaching 99.0% needs far fewer) and the channels-last memory
-    # layout (off in the lab so its recorded results stay bit-reproducible).
+    # The lab's network with a recipe for reaching 99.0% soon rather than 99.3% at the end
+    # (the lab runs 8 epochs): a one-epoch one-cycle schedule with twice the peak LR, lighter
+    # regularisation (dropout 0.1, translations by 1 pixel), and the channels-last memory
+    # layout (off in the lab so its recorded results stay bit-reproducible). Chosen on the
+    # validation split (docs/labs/mnist-cnn.md lists the sweep), not on the test set.
     config = mnist_cnn.Config(
-        epochs=args.epochs, evals_per_epoch=EVALS_PER_EPOCH, channels_last=True
+        epochs=args.epochs,
+        learning_rate=0.02,
+        dropout=0.1,
+        crop_padding=1,
+        evals_per_epoch=EVALS_PER_EPOCH,
+        channels_last=True,
     )
     data = mnist_cnn.load_data(replace(config, channels_last=False), args.seed)
     print(f"mnist-cnn ({config.epochs}-epoch schedule, {args.threads} threads)", flush=True)
@@ -149,7 +161,8 @@ def main() -> None:
             "cpu_count": __import__("os").cpu_count(),
             "threads": args.threads,
             "platform": platform.platform(),
-            "note": "other jobs shared these cores during the run; both were timed in the same process, interleaved with nothing else of ours",
+            "note": args.note,
+            "load_average_at_end": __import__("os").getloadavg(),
         },
         "versions": {
             "torch": torch.__version__,
