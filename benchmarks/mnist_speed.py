@@ -16,6 +16,7 @@ Writes benchmarks/results/mnist_speed.json; ratio = baseline seconds / ours.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from dataclasses import replace
@@ -158,11 +159,11 @@ def main() -> None:
         "benchmark": "seconds of training to first reach 99.0% MNIST test accuracy",
         "machine": {
             "cpu": cpu_name(),
-            "cpu_count": __import__("os").cpu_count(),
+            "cpu_count": os.cpu_count(),
             "threads": args.threads,
             "platform": platform.platform(),
             "note": args.note,
-            "load_average_at_end": __import__("os").getloadavg(),
+            "load_average_at_end": os.getloadavg(),
         },
         "versions": {
             "torch": torch.__version__,
