@@ -123,6 +123,24 @@ def test_sigkill_mid_run_then_resume_gives_the_same_bits(tmp_path):
     assert a["metrics"] == b["metrics"]
     assert a["param_hash"] == b["param_hash"]
     assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
+    assert a["wall_time_s"] > a["wall_time_this_process_s"] > 0  # both processes counted
+
+
+def test_wall_time_carries_over_a_resume(tmp_path):
+    """A resumed run's wall time counts the earlier process up to its checkpoint."""
+    run = Run(tmp_path / "r", quiet=True)
+    model = torch.nn.Linear(2, 2)
+    run._t0 -= 100.0  # as if the first process had worked 100 s before checkpointing
+    run.checkpoint(0, model=model)
+    later = Run(tmp_path / "r", quiet=True)
+    later.resuming = True
+    later.restore(model=model)
+    assert 100.0 <= later.elapsed_before_resume < 110.0
+    later.checkpoint(1, model=model)  # and keeps counting from there
+    again = Run(tmp_path / "r", quiet=True)
+    again.resuming = True
+    again.restore(model=model)
+    assert again.elapsed_before_resume >= later.elapsed_before_resume
 
 
 def test_nan_loss_is_one_line_naming_the_step(tmp_path, capsys):

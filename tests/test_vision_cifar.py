@@ -79,6 +79,7 @@ def test_cifar100_lab_end_to_end_on_generated_archive(tmp_path: Path) -> None:
         overrides={
             "archive": str(archive),
             "layer_depths": "8,16",
+            "pool": "false,true",  # the defaults' layout: a full-resolution first stage
             "num_groups": "4",
             "epochs": "3",
             "batch_size": "32",

@@ -151,9 +151,11 @@ def _execute(lab: Lab, config: Any, run: Run, quick: bool) -> dict[str, Any]:
         "metrics": metrics,
         "targets": targets,
         "passed": all(t["passed"] for t in targets),
-        "wall_time_s": round(wall, 3),
+        "wall_time_s": round(run.elapsed_before_resume + wall, 3),  # all processes of the run
         "param_hash": param_hash(run.params),
     }
+    if run.elapsed_before_resume:
+        summary["wall_time_this_process_s"] = round(wall, 3)
     if run.is_main:
         atomic_write_json(run.dir / "summary.json", summary)
     return summary

@@ -66,6 +66,9 @@ class Run:
         self.params: Any = None
         self.resuming = False  # set by the runner for --resume
         self.last_checkpoint: Path | None = None
+        # Wall time spent by earlier processes of this run, up to the checkpoint resumed from
+        # (work after it was lost and is done again, so it is not counted twice).
+        self.elapsed_before_resume = 0.0
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "plots").mkdir(exist_ok=True)
         (self.dir / "checkpoints").mkdir(exist_ok=True)
@@ -174,6 +177,7 @@ class Run:
             "objects": {name: ckpt.state_of(obj) for name, obj in objects.items()},
             "global_rng": ckpt.global_rng_state(),
             "metrics_bytes": self._metrics_log.stat().st_size if self._metrics_log.exists() else 0,
+            "elapsed": self.elapsed_before_resume + self.elapsed(),
         }
         self.last_checkpoint = ckpt.save(self.checkpoints_dir, step, payload)
         return self.last_checkpoint
@@ -203,6 +207,7 @@ class Run:
             else:
                 ckpt.load_into(obj, saved[name])
         ckpt.set_global_rng_state(payload["global_rng"])
+        self.elapsed_before_resume = float(payload.get("elapsed", 0.0))  # older checkpoints: 0
         if self._metrics_log.exists():
             with self._metrics_log.open("r+b") as f:
                 f.truncate(payload["metrics_bytes"])
