@@ -4,11 +4,11 @@ Measures images per second of the lab's training step (forward, backward, SGD st
 whole-batch augmentation) on CIFAR-sized inputs after a few warm-up steps, for three
 variants in the same run: the baseline (our written-out ``GroupNorm``, default memory
 layout), the fused ``GroupNorm`` (``F.group_norm``), and the lab's default (fused and
-channels-last). The ratio is default / baseline. Also timed in the same run: the old
+channels-last). The ratio is default / baseline. Also timed in the same run: the network of
+run K (128/256/512, every stage pooling, no whitening or weight standardisation; the
+defaults before run P), run O's (K's with whitening and weight standardisation), an older
 default (48/96/192, pooling after the residual blocks), the CPU budget recipe (64/128/256,
-pooling first), the default network with the frozen patch-whitening first layer
-(``whiten``) and with weight standardisation added (``standardize_weights``), and the
-default network through ``torch.compile``. With ``--run RUN_DIR``
+pooling first), and the default network through ``torch.compile``. With ``--run RUN_DIR``
 (a finished full run of the lab; repeatable) it also reports that run's wall time,
 accuracy, data source and device.
 
@@ -90,13 +90,25 @@ def main() -> None:
         "baseline_written_out_groupnorm": replace(config, fused_norm=False, channels_last=False),
         "fused_groupnorm": replace(config, fused_norm=True, channels_last=False),
         "lab_default_fused_channels_last": config,
-        "old_default_48_96_192_pool_last": replace(
-            config, layer_depths=(48, 96, 192), pool_first=False
+        # The earlier networks, without the options that run P made defaults.
+        "run_K_network_128_256_512": replace(
+            config, layer_depths=(128, 256, 512), pool=(), whiten=False, standardize_weights=False
         ),
-        "cpu_budget_64_128_256_pool_first": replace(config, layer_depths=(64, 128, 256)),
         # 2x2 patches without padding: maps of 31/15/7/3 pixels instead of 32/16/8/4
-        "lab_default_whitened": replace(config, whiten=True),
-        "lab_default_whitened_standardized": replace(config, whiten=True, standardize_weights=True),
+        "run_O_network_whitened_standardized": replace(
+            config, layer_depths=(128, 256, 512), pool=()
+        ),
+        "old_default_48_96_192_pool_last": replace(
+            config,
+            layer_depths=(48, 96, 192),
+            pool=(),
+            pool_first=False,
+            whiten=False,
+            standardize_weights=False,
+        ),
+        "cpu_budget_64_128_256_pool_first": replace(
+            config, layer_depths=(64, 128, 256), pool=(), whiten=False, standardize_weights=False
+        ),
     }
     throughput = {}
     for key, c in variants.items():
@@ -120,8 +132,11 @@ def main() -> None:
                 "device": env.get("gpu", env["cpu"]),  # env.json names a GPU only on one
                 "threads": env["num_threads"],
                 "layer_depths": config_used["layer_depths"],
+                "pool": config_used.get("pool", []),
+                "whiten": config_used.get("whiten", False),
+                "standardize_weights": config_used.get("standardize_weights", False),
                 "epochs": config_used["epochs"],
-                "wall_time_s": summary["wall_time_s"],
+                "wall_time_s": summary["wall_time_s"],  # all processes, if it was resumed
                 "test_accuracy": summary["metrics"]["test_accuracy"],
                 "data_source": next((e["data_source"] for e in log if "data_source" in e), None),
                 "quick": summary["quick"],
