@@ -137,6 +137,11 @@ def main() -> None:
                 "standardize_weights": config_used.get("standardize_weights", False),
                 "epochs": config_used["epochs"],
                 "wall_time_s": summary["wall_time_s"],  # all processes, if it was resumed
+                # training time summed over epochs: survives a resume even in runs made
+                # before checkpoints carried the elapsed time
+                "train_seconds": next(
+                    (e["train_seconds"] for e in reversed(log) if "train_seconds" in e), None
+                ),
                 "test_accuracy": summary["metrics"]["test_accuracy"],
                 "data_source": next((e["data_source"] for e in log if "data_source" in e), None),
                 "quick": summary["quick"],

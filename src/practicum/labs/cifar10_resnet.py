@@ -53,10 +53,9 @@ class Config:
     source: Source = "auto"  # "digits": scikit-learn 8x8 digits as RGB, for --quick
     archive: str = ""  # path to your own official archive (overrides source)
     # The recipe of record (92.08% on the JPEG copy, run P in docs/labs/cifar10-resnet.md,
-    # with the sweep): 7.8 M parameters, ~4 min on one H100 but ~7 h on 2 CPU threads.
-    # CPU budget: --set layer_depths=64,128,256 --set pool=  --set epochs=16 (86.44% in
-    # 41 min on 2 threads without whiten/standardize_weights/tta_shift); airbench's widths
-    # 64,256,256 with pool= and 32 epochs: 90.05% in 97 min.
+    # with the sweep): 7.8 M parameters, ~4 min on one H100 but ~9 h on 2 CPU threads.
+    # CPU budget (2 threads): --set layer_depths=64,256,256 --set pool= --set epochs=32
+    # --set crop_padding=2 --set ema_decay=0.99 gave 90.05% in 97 min (run cpu-D-ws-32).
     layer_depths: tuple[int, ...] = (64, 128, 256, 512)
     residual_blocks: int = 1  # per stage
     pool_first: bool = True  # conv -> pool -> norm -> ReLU -> blocks (ResNet-9 layout)
@@ -79,9 +78,9 @@ class Config:
     train_subset: int = 0  # > 0: train on only this many images (smoke tests)
     tta: bool = True  # average logits over each image and its mirror image at test time
     tta_shift: int = 1  # > 0: also over copies translated by +-tta_shift pixels (final eval)
-    # CPU, 2 threads (benchmarks/cifar10_speed.py): ours written out 87 img/s, fused 99,
-    # fused + channels-last 110 (channels-last gained 26% on the old 48/96/192 network and is
-    # within the noise on this one); torch.compile does not help on CPU (107 img/s).
+    # CPU, 2 threads (benchmarks/cifar10_speed.py): ours written out 63 img/s, fused 76,
+    # fused + channels-last 87 (channels-last gained 26% on the old 48/96/192 network, less
+    # on wider ones); torch.compile does not help on CPU (73 img/s).
     channels_last: bool = True
     fused_norm: bool = True  # torch's one-kernel group norm (tested equal to ours)
 
@@ -429,7 +428,7 @@ LAB = Lab(
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours), on the JPEG copy")],
     quick_targets=[Target("test_accuracy", ">=", 0.85, "quick mode on 8x8 digits")],
     summary="a pre-activation ResNet: patch whitening, GroupNorm with weight standardisation, cutout, TTA",
-    time_full="10 min on an H100 shared by 3 runs (~4 min alone); ~7 h (2 CPU threads)",
+    time_full="10 min on an H100 shared by 3 runs (~4 min alone); ~9 h (2 CPU threads)",
     time_quick="3 s",
     run=run,
 )
