@@ -171,10 +171,11 @@ class _Interrupted(Exception):
         ("ssvae", ["epochs=4"]),
         ("cifar10-resnet", ["epochs=4", "val_size=100"]),
         # the whitening filters and the weight average must come back too; with every
-        # option the long CPU runs use, since they are resumed across sessions
+        # option of the full defaults (a full-resolution first stage included), since long
+        # runs are resumed across sessions
         (
             "cifar10-resnet",
-            ["epochs=3", "val_size=100", "whiten=true", "ema_decay=0.9"]
+            ["epochs=3", "val_size=100", "whiten=true", "ema_decay=0.9", "pool=false,true"]
             + ["standardize_weights=true", "tta_shift=1"],
         ),
         ("gan", ["epochs=3"]),
