@@ -169,6 +169,7 @@ class _Interrupted(Exception):
     ("lab", "settings"),
     [
         ("ssvae", ["epochs=4"]),
+        ("mnist-cnn", ["epochs=3"]),  # the program mnist-tiny and fashion-mnist-cnn share
         ("cifar10-resnet", ["epochs=4", "val_size=100"]),
         # the whitening filters and the weight average must come back too; with every
         # option of the full defaults (a full-resolution first stage included), since long

@@ -182,10 +182,14 @@ def train(
     generator: torch.Generator,
     on_eval: Callable[[int, float], bool | None],
     progress: Callable[..., object] | None = None,
+    run: Run | None = None,
+    history: list[dict[str, float]] | None = None,
 ) -> float:
     """Train ``model`` on (x, y); call ``on_eval(epochs_done, train_seconds)``
     ``evals_per_epoch`` times an epoch (stop early if it returns True). Returns the
-    training time in seconds, evaluation excluded."""
+    training time in seconds, evaluation excluded. With ``run``, every epoch ends with a
+    checkpoint (``history``, the evaluations so far, is saved with it) and ``--resume``
+    continues from the last one with the same bits."""
     steps_per_epoch = len(x) // config.batch_size
     if steps_per_epoch < 1:
         raise PracticumError(f"batch_size {config.batch_size} exceeds the {len(x)} images")
@@ -203,12 +207,18 @@ def train(
         pct_start=max(config.warmup, 1e-3),
         anneal_strategy="cos",
     )
-    steps = range(total)
-    bar = progress(steps, total=total, desc="train") if progress else steps
+    history = [] if history is None else history
+    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "generator": generator}
+    resumed = run.restore(**state, history=history, seconds=0.0) if run else None
+    first_epoch = resumed["step"] + 1 if resumed else 0
+    if resumed:
+        history[:] = resumed["history"]
+    step, seconds = first_epoch * steps_per_epoch, resumed["seconds"] if resumed else 0.0
+    steps = range(step, total)
+    bar = progress(steps, total=total - step, desc="train") if progress else steps
     it = iter(bar)
     model.train()
-    step, seconds = 0, 0.0
-    for _ in range(config.epochs):
+    for epoch in range(first_epoch, config.epochs):
         for idx in batch_indices(len(x), config.batch_size, generator, drop_last=True):
             next(it, None)
             start = time.perf_counter()
@@ -234,6 +244,8 @@ def train(
             step += 1
             if step in eval_steps and on_eval(step / steps_per_epoch, seconds):
                 return seconds
+        if run is not None:
+            run.checkpoint(epoch, **state, history=history, seconds=seconds)
     return seconds
 
 
@@ -332,7 +344,9 @@ def run_classifier(
         history.append(entry)
         run.log(**entry)
 
-    seconds = train(model, config, data.x_train, data.y_train, generator, on_eval, run.progress)
+    seconds = train(
+        model, config, data.x_train, data.y_train, generator, on_eval, run.progress, run, history
+    )
     pred = predict(model, data.x_test)
     test_accuracy = float((pred == data.y_test).float().mean())
     atomic_write(run.checkpoints_dir / "model.pt", lambda f: torch.save(model.state_dict(), f))
