@@ -210,10 +210,11 @@ def train(
     history = [] if history is None else history
     state = {"model": model, "optimizer": optimizer, "schedule": schedule, "generator": generator}
     resumed = run.restore(**state, history=history, seconds=0.0) if run else None
-    first_epoch = resumed["step"] + 1 if resumed else 0
+    first_epoch, seconds = 0, 0.0
     if resumed:
+        first_epoch, seconds = resumed["step"] + 1, resumed["seconds"]
         history[:] = resumed["history"]
-    step, seconds = first_epoch * steps_per_epoch, resumed["seconds"] if resumed else 0.0
+    step = first_epoch * steps_per_epoch
     steps = range(step, total)
     bar = progress(steps, total=total - step, desc="train") if progress else steps
     it = iter(bar)
