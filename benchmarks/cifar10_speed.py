@@ -86,29 +86,22 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = cifar10_resnet.Config()
+    # The earlier networks, without the options that run P made defaults.
+    plain = replace(config, pool=(), whiten=False, standardize_weights=False)
+    run_k = replace(plain, layer_depths=(128, 256, 512))
     variants = {
         "baseline_written_out_groupnorm": replace(config, fused_norm=False, channels_last=False),
         "fused_groupnorm": replace(config, fused_norm=True, channels_last=False),
         "lab_default_fused_channels_last": config,
-        # The earlier networks, without the options that run P made defaults.
-        "run_K_network_128_256_512": replace(
-            config, layer_depths=(128, 256, 512), pool=(), whiten=False, standardize_weights=False
-        ),
+        "run_K_network_128_256_512": run_k,
         # 2x2 patches without padding: maps of 31/15/7/3 pixels instead of 32/16/8/4
         "run_O_network_whitened_standardized": replace(
-            config, layer_depths=(128, 256, 512), pool=()
+            run_k, whiten=True, standardize_weights=True
         ),
         "old_default_48_96_192_pool_last": replace(
-            config,
-            layer_depths=(48, 96, 192),
-            pool=(),
-            pool_first=False,
-            whiten=False,
-            standardize_weights=False,
+            plain, layer_depths=(48, 96, 192), pool_first=False
         ),
-        "cpu_budget_64_128_256_pool_first": replace(
-            config, layer_depths=(64, 128, 256), pool=(), whiten=False, standardize_weights=False
-        ),
+        "cpu_budget_64_128_256_pool_first": replace(plain, layer_depths=(64, 128, 256)),
     }
     throughput = {}
     for key, c in variants.items():
