@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from practicum.data import augment
 from practicum.data.vision import ImageData
 from practicum.io import atomic_write_json
-from practicum.labs import cifar10_resnet
+from practicum.labs.vision import cifar10_resnet
 from practicum.repro import cpu_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cifar10_speed.json"

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from practicum.io import atomic_write_json
-from practicum.labs import mnist_cnn
+from practicum.labs.vision import mnist_cnn
 from practicum.repro import cpu_name, seed_everything
 
 THRESHOLD = 0.99

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from practicum.io import atomic_write_json
+from practicum.launch import run_lab
 from practicum.repro import cpu_name
-from practicum.runner import run_lab
 
 # CleanRL's dqn.py (docs.cleanrl.dev/rl-algorithms/dqn/#dqnpy) trains CartPole-v1 for
 # --total-timesteps 500000 and reports an average episodic return of 488.69 ± 16.11.

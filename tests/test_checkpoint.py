@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from practicum.cli import main
-from practicum.runs import Run
+from practicum.run import Run
 
 
 def _train(run: Run, steps: int, stop_at: int | None = None) -> torch.nn.Module:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from practicum.errors import PracticumError
-from practicum.runs import Run
+from practicum.run import Run
 
 STEPS = 20
 TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

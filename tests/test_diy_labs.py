@@ -8,7 +8,7 @@ import pytest
 
 from practicum.errors import PracticumError
 from practicum.lab import get_lab, make_config
-from practicum.runner import run_lab
+from practicum.launch import run_lab
 
 
 def test_diy_backprop_quick_learns_and_is_deterministic(tmp_path) -> None:

@@ -11,13 +11,14 @@ from torch.nn import functional as F
 
 from practicum.errors import PracticumError
 from practicum.lab import get_lab, make_config
-from practicum.labs import gan, siren, ssvae, vae
+from practicum.labs.generative import gan, ssvae, vae
+from practicum.labs.vision import siren
+from practicum.launch import run_lab
 from practicum.nn.generative import (
     bernoulli_log_likelihood,
     log_mean_exp,
     standard_normal_log_prob,
 )
-from practicum.runner import run_lab
 
 # ---- siren -----------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from practicum.cli import main
-from practicum.runner import run_lab
+from practicum.launch import run_lab
 
 OLD_STAMP = "20260101T000000Z"
 NEW_STAMP = "20250101T000000Z"  # an older name on purpose: the newer summary.json must win

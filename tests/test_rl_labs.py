@@ -10,9 +10,9 @@ import pytest
 
 from practicum.errors import PracticumError
 from practicum.lab import get_lab, make_config
+from practicum.launch import run_lab
 from practicum.rl.evaluate import TEST, eval_seed, evaluate_policy, greedy_policy
 from practicum.rl.policy_io import load_policy
-from practicum.runner import run_lab
 
 # A few hundred training steps and 5 evaluation episodes: enough to exercise every code path.
 TINY = {

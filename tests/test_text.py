@@ -18,7 +18,7 @@ from practicum.data.text import (
 )
 from practicum.errors import PracticumError
 from practicum.lab import get_lab, make_config
-from practicum.labs import agnews, char_lm
+from practicum.labs.sequence import agnews, char_lm
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from practicum.data import load_cifar
-from practicum.runner import run_lab
+from practicum.launch import run_lab
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +98,7 @@ def test_cifar100_lab_end_to_end_on_generated_archive(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("shift", [1, 2, -1, -3])
 def test_tta_translate_moves_content_and_fills_with_zeros(shift: int) -> None:
-    from practicum.labs.cifar10_resnet import translate
+    from practicum.labs.vision.cifar10_resnet import translate
 
     x = torch.randn(2, 3, 8, 8) + 5  # no zeros in the content
     y = translate(x, shift)
@@ -113,7 +113,7 @@ def test_tta_translate_moves_content_and_fills_with_zeros(shift: int) -> None:
 
 
 def test_tta_averages_the_logits_of_every_view() -> None:
-    from practicum.labs.cifar10_resnet import logits, translate
+    from practicum.labs.vision.cifar10_resnet import logits, translate
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
     x = torch.randn(5, 3, 8, 8)

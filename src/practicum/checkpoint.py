@@ -45,11 +45,16 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
 
 
 def state_of(obj: Any) -> Any:
-    """The saveable state of a module, optimiser, scheduler, generator or plain value."""
+    """The saveable state of a module, optimiser, scheduler, generator, array or plain value."""
     if isinstance(obj, np.random.Generator):
         return {"__numpy_generator__": obj.bit_generator.state}
     if isinstance(obj, torch.Generator):
         return {"__torch_generator__": obj.get_state()}
+    if isinstance(obj, np.ndarray):
+        # As a tensor: weights_only loading accepts tensors, not pickled NumPy arrays.
+        return {"__numpy_array__": torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
     if hasattr(obj, "state_dict"):
         return obj.state_dict()
     if isinstance(obj, PLAIN):
@@ -57,15 +62,31 @@ def state_of(obj: Any) -> Any:
     raise TypeError(f"cannot checkpoint an object of type {type(obj).__name__}")
 
 
-def load_into(obj: Any, state: Any) -> None:
+def load_into(obj: Any, state: Any) -> Any:
+    """Put ``state`` back into ``obj`` in place where ``obj`` can hold it; returns the value.
+
+    Immutable plain values (numbers, strings, tuples, None) cannot be changed in place:
+    the caller takes the returned value.
+    """
     if isinstance(obj, np.random.Generator):
         obj.bit_generator.state = state["__numpy_generator__"]
     elif isinstance(obj, torch.Generator):
         obj.set_state(state["__torch_generator__"])
+    elif isinstance(obj, np.ndarray):
+        obj[...] = state["__numpy_array__"].numpy()
+    elif isinstance(obj, torch.Tensor):
+        with torch.no_grad():
+            obj.copy_(state)
     elif hasattr(obj, "load_state_dict"):
         obj.load_state_dict(state)
-    else:
+    elif isinstance(obj, list):
+        obj[:] = state
+    elif isinstance(obj, dict):
+        obj.clear()
+        obj.update(state)
+    elif not isinstance(obj, PLAIN):
         raise TypeError(f"cannot restore an object of type {type(obj).__name__}")
+    return state
 
 
 def checkpoint_files(folder: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from practicum.errors import PracticumError
 from practicum.lab import Target, all_labs, get_lab, parse_sets
-from practicum.runs import load_summary
+from practicum.run import load_summary
 
 EXIT_FAILED_TARGET = 1
 EXIT_USAGE = 2
@@ -73,7 +73,7 @@ RESULT_HEADER = ["lab", "metric", "target", "achieved", "pass", "time"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from practicum.runner import run_lab
+    from practicum.launch import run_lab
 
     if args.seed < 0 or args.seed >= 2**32:
         raise PracticumError(f"--seed must be in [0, 2**32), got {args.seed}")
@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.lab or args.all or overrides or args.out:
             raise PracticumError("--resume takes the lab, config and folder from RUN_DIR alone")
-        from practicum.runner import resume_lab
+        from practicum.launch import resume_lab
 
         summary, run_dir = resume_lab(
             args.resume, device=args.device_given, quiet=args.quiet, threads=args.threads
@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Check every config and the device before anything runs, so bad input costs nothing.
     from practicum.lab import make_config
-    from practicum.runner import check_out, resolve_device, resolve_threads
+    from practicum.launch import check_out, resolve_device, resolve_threads
 
     def out_dir(lab_name: str) -> Path | None:
         if args.out is None:

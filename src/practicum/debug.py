@@ -246,9 +246,9 @@ def debug_lab(
     from practicum.errors import PracticumError
     from practicum.io import atomic_write_json, atomic_write_text
     from practicum.lab import get_lab, make_config
+    from practicum.launch import resolve_threads, set_threads
     from practicum.repro import environment, seed_everything
-    from practicum.runner import resolve_threads, set_threads
-    from practicum.runs import Run, default_run_dir
+    from practicum.run import Run, default_run_dir
 
     if steps < 1:
         raise PracticumError(f"--steps must be >= 1, got {steps}")

@@ -1,6 +1,7 @@
 """What a lab is: a name, a source, a typed config, targets, and a ``run`` function.
 
-A lab lives in one module of ``practicum.labs`` and declares a module-level ``LAB``::
+A lab lives in one module of a topic folder of ``practicum.labs`` (``labs/basics/``,
+``labs/vision/``, ...) and declares a module-level ``LAB``::
 
     @dataclass
     class Config:
@@ -14,13 +15,14 @@ A lab lives in one module of ``practicum.labs`` and declares a module-level ``LA
 
     LAB = Lab(
         name="sine-basis", title="...", source="ECE472 assignment 1",
-        config=Config, quick={"steps": 500},
+        courses=("ece472",), config=Config, quick={"steps": 500},
         targets=[Target("rmse", "<=", 0.10, "ECE472 assignment 1")],
         run=run,
     )
 
-The registry (:func:`all_labs`) imports every module in ``practicum.labs`` and collects
-their ``LAB`` objects, so adding a lab is adding a file.
+The registry (:func:`all_labs`) imports every module below ``practicum.labs`` and collects
+their ``LAB`` objects, so adding a lab is adding a file. A lab's topic is the folder it sits
+in; the courses it serves are named by the keys of :data:`COURSES`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ from typing import Any, Literal
 from practicum.errors import PracticumError
 
 Op = Literal[">=", "<="]
+
+# The courses practicum serves: the short names a lab's ``courses`` uses, and what each is.
+COURSES: dict[str, str] = {
+    "ece472": "Cooper Union ECE472 Deep Learning: seven assignments on differentiable graphs, "
+    "with a reading list",
+    "dtu02456": "DTU 02456 Deep Learning: labs from hand-written backprop to RL and generative "
+    "models",
+    "ovgu": "OVGU Introduction to Deep Learning: lectures and exercises, with a speech project",
+    "practitioners": "the practitioners' course: reproduce the papers, document what differs",
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ class Lab:
     quick: dict[str, Any] = field(default_factory=dict)  # overrides for --quick
     quick_targets: list[Target] | None = None  # relaxed targets for --quick (default: same)
     summary: str = ""  # one line: what the lab shows
+    courses: tuple[str, ...] = ()  # keys of COURSES
+    topic: str = ""  # set by the registry from the lab's folder
     time_full: str = "?"  # typical wall time on 2 CPU cores, measured
     time_quick: str = "?"
 
@@ -96,6 +110,9 @@ class Lab:
         if not dataclasses.is_dataclass(self.config):
             raise TypeError(f"lab {self.name}: config must be a dataclass")
         make_config(self, quick=True)  # the quick preset must name real fields
+        unknown = [c for c in self.courses if c not in COURSES]
+        if unknown:
+            raise ValueError(f"lab {self.name}: unknown course(s) {unknown}; see lab.COURSES")
 
     def targets_for(self, quick: bool) -> list[Target]:
         if quick and self.quick_targets is not None:
@@ -199,49 +216,48 @@ _REGISTRY: dict[str, Lab] | None = None
 
 
 def all_labs() -> dict[str, Lab]:
-    """Every lab in ``practicum.labs``, by name, in a stable order."""
+    """Every lab below ``practicum.labs``, by name: topics in ``labs.TOPICS`` order, then by name."""
     global _REGISTRY
     if _REGISTRY is None:
         import practicum.labs as package
 
         found: dict[str, Lab] = {}
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            if info.name.startswith("_"):
+        prefix = f"{package.__name__}."
+        for info in pkgutil.walk_packages(package.__path__, prefix):
+            parts = info.name.removeprefix(prefix).split(".")
+            if info.ispkg or any(p.startswith("_") for p in parts):
                 continue
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            lab = getattr(module, "LAB", None)
+            if len(parts) != 2:
+                raise RuntimeError(f"{info.name}: a lab lives in a topic folder, labs/<topic>/")
+            lab = getattr(importlib.import_module(info.name), "LAB", None)
             if isinstance(lab, Lab):
                 if lab.name in found:
                     raise RuntimeError(f"two labs are named {lab.name!r}")
-                found[lab.name] = lab
+                found[lab.name] = dataclasses.replace(lab, topic=parts[0])
         _REGISTRY = dict(sorted(found.items(), key=lambda kv: _order_key(kv[1])))
     return _REGISTRY
 
 
-def _order_key(lab: Lab) -> tuple[int, str]:
-    # Course order: foundations, autodiff, vision, text, generative, RL.
-    order = [
-        "sine-basis",
-        "spirals",
-        "diy-backprop",
-        "diy-vs-torch",
-        "mnist-cnn",
-        "mnist-tiny",
-        "fashion-mnist-cnn",
-        "cifar10-resnet",
-        "cifar100-resnet",
-        "char-lm",
-        "agnews",
-        "autoencoder",
-        "vae",
-        "ssvae",
-        "gan",
-        "siren",
-        "reinforce",
-        "dqn",
-        "es",
-    ]
-    return (order.index(lab.name) if lab.name in order else len(order), lab.name)
+def topics() -> dict[str, str]:
+    """Topic folder -> its title (the first line of its docstring), in display order."""
+    import practicum.labs as package
+
+    names = {lab.topic for lab in all_labs().values()}
+    out = {}
+    for name in sorted(names, key=_topic_rank):
+        doc = importlib.import_module(f"{package.__name__}.{name}").__doc__ or name
+        out[name] = doc.strip().splitlines()[0].rstrip(".")
+    return out
+
+
+def _topic_rank(topic: str) -> tuple[int, str]:
+    from practicum.labs import TOPICS
+
+    return (TOPICS.index(topic) if topic in TOPICS else len(TOPICS), topic)
+
+
+def _order_key(lab: Lab) -> tuple[tuple[int, str], str]:
+    return (_topic_rank(lab.topic), lab.name)
 
 
 def get_lab(name: str) -> Lab:

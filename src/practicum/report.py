@@ -33,7 +33,7 @@ from urllib.parse import quote
 from practicum.errors import PracticumError
 from practicum.io import atomic_write_bytes, atomic_write_text, read_json
 from practicum.lab import Lab, all_labs, make_config
-from practicum.runs import load_summary
+from practicum.run import load_summary
 
 
 @dataclass

@@ -21,7 +21,7 @@ from practicum.rl.evaluate import (
 )
 from practicum.rl.plots import frame_strip_figure, render_frames
 from practicum.rl.policy_io import PolicySpec, save_policy
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass

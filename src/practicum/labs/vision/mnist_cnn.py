@@ -30,7 +30,7 @@ from practicum.errors import PracticumError
 from practicum.io import atomic_write
 from practicum.lab import Lab, Target
 from practicum.nn import Classifier, count_parameters
-from practicum.runs import Run
+from practicum.run import Run
 
 Dataset = Literal["mnist", "fashion-mnist", "digits"]
 
@@ -392,6 +392,7 @@ LAB = Lab(
     name="mnist-cnn",
     title="MNIST digits with a small CNN: dropout, L2 penalty, held-out validation",
     source="ECE472 assignment 3",
+    courses=("ece472",),
     config=Config,
     quick=QUICK,
     targets=[

@@ -27,7 +27,7 @@ from practicum.autodiff.optim import Adam
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.plotting import figure
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -250,6 +250,7 @@ LAB = Lab(
     name="diy-backprop",
     title="A feed-forward network trained with our own NumPy backprop engine",
     source="DTU 02456 weeks 1-2; OVGU MLPs, gradient descent and backpropagation",
+    courses=("dtu02456", "ovgu"),
     config=Config,
     quick={
         "dataset": "digits",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from practicum.lab import Lab, Target
-from practicum.labs import mnist_cnn
-from practicum.runs import Run
+from practicum.labs.vision import mnist_cnn
+from practicum.run import Run
 
 
 @dataclass
@@ -37,6 +37,7 @@ LAB = Lab(
     name="fashion-mnist-cnn",
     title="Fashion-MNIST with the same small CNN",
     source="ECE472 assignment 3, on Fashion-MNIST (Xiao et al. 2017)",
+    courses=("ece472",),
     config=Config,
     quick={**mnist_cnn.QUICK, "flip": False},
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours)")],

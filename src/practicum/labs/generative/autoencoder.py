@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.nn.generative import MLPDecoder, MLPEncoder
-from practicum.runs import Run
+from practicum.run import Run
 
 Dataset = Literal["mnist", "digits"]
 
@@ -258,6 +258,7 @@ LAB = Lab(
     name="autoencoder",
     title="MLP autoencoders on MNIST: a 32-D code and a 2-D code",
     source="OVGU 'Auto-Encoders'; DTU 02456 week 7",
+    courses=("dtu02456", "ovgu"),
     config=Config,
     quick={"dataset": "digits", "epochs": 30, "batch_size": 64, "hidden": (128,), "val_size": 200},
     targets=[Target("test_mse", "<=", 0.01, "issue 6 (32-D code, pixels in [0, 1])")],

@@ -27,7 +27,7 @@ from practicum.rl.policy_io import PolicySpec, build_policy
 from practicum.rl.replay import ReplayBuffer
 from practicum.rl.report import SolveCheck, final_report
 from practicum.rl.targets import linear_schedule, q_learning_targets
-from practicum.runs import Run
+from practicum.run import Run
 
 
 # ---- config ------------------------------------------------------------------------------
@@ -242,6 +242,7 @@ LAB = Lab(
     name="dqn",
     title="Deep Q-learning (Double DQN) on CartPole-v1",
     source="DTU 02456 week 8 (deep Q-learning); Mnih et al. 2015; van Hasselt et al. 2016",
+    courses=("dtu02456",),
     config=Config,
     run=run,
     quick={

@@ -19,9 +19,9 @@ from torch import nn
 
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.labs.mnist_cnn import run_classifier
+from practicum.labs.vision.mnist_cnn import run_classifier
 from practicum.nn import Linear
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -75,6 +75,7 @@ LAB = Lab(
     name="mnist-tiny",
     title="The fewest-parameter MNIST classifier with >= 80% test accuracy",
     source="ECE472 assignment 3 (extra challenge)",
+    courses=("ece472",),
     config=Config,
     quick={
         "dataset": "digits",

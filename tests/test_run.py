@@ -11,8 +11,8 @@ import torch
 
 from practicum.io import atomic_write, atomic_write_json
 from practicum.lab import Target, all_labs, make_config
+from practicum.launch import run_lab
 from practicum.repro import param_hash
-from practicum.runner import run_lab
 
 SUMMARY_KEYS = {
     "lab",

@@ -43,7 +43,7 @@ from practicum.errors import PracticumError
 from practicum.io import atomic_write
 from practicum.lab import Lab, Target
 from practicum.nn import Classifier, GroupNorm, PatchWhitening, count_parameters, update_average
-from practicum.runs import Run
+from practicum.run import Run
 
 Source = Literal["auto", "official", "jpeg", "digits"]
 
@@ -112,7 +112,7 @@ class Config:
 
 def digits_rgb() -> ImageData:
     """scikit-learn's 8x8 digits as 3-channel images (fixed split: last 400 for testing)."""
-    from practicum.labs.mnist_cnn import load_digits_uint8
+    from practicum.labs.vision.mnist_cnn import load_digits_uint8
 
     x_train, y_train, x_test, y_test = load_digits_uint8()
     rgb = lambda x: x.unsqueeze(-1).expand(-1, -1, -1, 3).contiguous()  # noqa: E731
@@ -423,6 +423,7 @@ LAB = Lab(
     name="cifar10-resnet",
     title="CIFAR-10 with a small pre-activation ResNet, GroupNorm and batch augmentation",
     source="ECE472 assignment 4; ideas from airbench (Jordan 2024)",
+    courses=("ece472",),
     config=Config,
     quick=QUICK,
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours), on the JPEG copy")],

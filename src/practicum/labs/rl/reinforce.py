@@ -23,7 +23,7 @@ from practicum.rl.plots import learning_curve_figure, smooth
 from practicum.rl.policy_io import PolicySpec, build_policy
 from practicum.rl.report import SolveCheck, final_report
 from practicum.rl.returns import normalize_advantages, returns_to_go
-from practicum.runs import Run
+from practicum.run import Run
 
 
 # ---- config ------------------------------------------------------------------------------
@@ -198,6 +198,7 @@ LAB = Lab(
     name="reinforce",
     title="REINFORCE with a learned baseline on CartPole-v1",
     source="DTU 02456 week 8 (policy gradient); Williams 1992; Sutton & Barto ch. 13.4",
+    courses=("dtu02456",),
     config=Config,
     run=run,
     quick={"total_steps": 4000},

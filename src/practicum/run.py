@@ -12,7 +12,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,14 +131,50 @@ class Run:
             print(*args, file=sys.stderr, flush=True)
 
     def progress(
-        self, iterable: Iterable[T], total: int | None = None, desc: str | None = None
+        self,
+        iterable: Iterable[T],
+        total: int | None = None,
+        desc: str | None = None,
+        initial: int = 0,
     ) -> Iterator[T]:
-        """A tqdm progress bar on a terminal; plain iteration with --quiet or no TTY."""
+        """A tqdm progress bar on a terminal; plain iteration with --quiet or no TTY.
+
+        ``initial`` is how much of ``total`` was done before (a resumed run's bar starts there).
+        """
         if self.quiet or not sys.stderr.isatty():
             return iter(iterable)
         from tqdm.auto import tqdm
 
-        return iter(tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True))
+        bar = tqdm(
+            iterable, total=total, desc=desc, initial=initial, leave=False, dynamic_ncols=True
+        )
+        return iter(bar)
+
+    def loop(
+        self, total: int, state: Mapping[str, Any], *, desc: str = "epoch", every: int = 1
+    ) -> Iterator[int]:
+        """The training loop's skeleton: ``for i in run.loop(epochs, state): ...``.
+
+        Yields ``i = 0, 1, ..., total - 1`` (one numbering: ``i`` counts iterations from 0,
+        and ``i + 1`` are done when the body ends) with a progress bar. On ``--resume`` it
+        first restores ``state`` from the newest checkpoint and starts after the iteration
+        that checkpoint ended. After every ``every``-th iteration, and after the last, it saves
+        ``state`` with :meth:`checkpoint`.
+
+        ``state`` maps names to what must survive an interruption: modules, optimisers,
+        schedulers, NumPy and torch generators, objects with ``state_dict``, and plain
+        containers (lists and dicts of numbers and strings, NumPy arrays, tensors), which are
+        restored in place. Keep counters and bests in such a container (``best = {"acc": 0}``)
+        so that they are restored too. Leaving the loop with ``break`` saves nothing more.
+        """
+        if total < 0 or every < 1:
+            raise ValueError(f"loop needs total >= 0 and every >= 1, got {total}, {every}")
+        resumed = self.restore(**state)
+        first = resumed["step"] + 1 if resumed else 0
+        for i in self.progress(range(first, total), total=total, desc=desc, initial=first):
+            yield i
+            if (i + 1) % every == 0 or i + 1 == total:
+                self.checkpoint(i, **state)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0
@@ -185,8 +221,9 @@ class Run:
     def restore(self, **objects: Any) -> dict[str, Any] | None:
         """Load the newest usable checkpoint into ``objects``; None when starting fresh.
 
-        Returns the saved plain values by name plus ``"step"``: continue from ``step + 1``.
-        The metrics log is cut back to where it was at that checkpoint.
+        Modules, optimisers, generators, lists, dicts, arrays and tensors are restored in
+        place; the saved values are also returned by name, with ``"step"``: continue from
+        ``step + 1``. The metrics log is cut back to where it was at that checkpoint.
         """
         from practicum import checkpoint as ckpt
 
@@ -200,12 +237,9 @@ class Run:
         missing = set(objects) - set(saved)
         if missing:
             raise PracticumError(f"checkpoint {path} has no state for {', '.join(sorted(missing))}")
-        plain: dict[str, Any] = {"step": payload["step"]}
+        values: dict[str, Any] = {"step": payload["step"]}
         for name, obj in objects.items():
-            if isinstance(obj, ckpt.PLAIN):
-                plain[name] = saved[name]
-            else:
-                ckpt.load_into(obj, saved[name])
+            values[name] = ckpt.load_into(obj, saved[name])
         ckpt.set_global_rng_state(payload["global_rng"])
         self.elapsed_before_resume = float(payload.get("elapsed", 0.0))  # older checkpoints: 0
         if self._metrics_log.exists():
@@ -213,7 +247,7 @@ class Run:
                 f.truncate(payload["metrics_bytes"])
         self.last_checkpoint = path
         self.print(f"resumed from {path} (step {payload['step']})")
-        return plain
+        return values
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -25,7 +25,12 @@ from torch import nn
 
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.labs.autoencoder import Dataset, image_grid, load_digit_images, minibatches
+from practicum.labs.generative.autoencoder import (
+    Dataset,
+    image_grid,
+    load_digit_images,
+    minibatches,
+)
 from practicum.nn.generative import (
     DiagonalGaussian,
     MLPDecoder,
@@ -34,7 +39,7 @@ from practicum.nn.generative import (
     log_mean_exp,
     standard_normal_log_prob,
 )
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -238,6 +243,7 @@ LAB = Lab(
     name="vae",
     title="Variational autoencoder on binarised MNIST with an importance-weighted likelihood",
     source="Kingma & Welling 2014; Burda et al. 2016; DTU 02456 week 7",
+    courses=("dtu02456",),
     config=Config,
     quick={
         "dataset": "digits",

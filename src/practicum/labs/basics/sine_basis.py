@@ -20,7 +20,7 @@ from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.nn import BasisExpansion, Linear
 from practicum.plotting import figure
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -137,6 +137,7 @@ LAB = Lab(
     name="sine-basis",
     title="Linear regression on learned Gaussian basis functions",
     source="ECE472 assignment 1",
+    courses=("ece472",),
     config=Config,
     quick={"steps": 600},
     targets=[Target("rmse_to_sine", "<=", 0.10, "ECE472 assignment 1")],

@@ -38,8 +38,13 @@ from torch.nn import functional as F
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
 from practicum.lab import Lab, Target
-from practicum.labs import mnist_cnn
-from practicum.labs.autoencoder import Dataset, image_grid, load_digit_images, minibatches
+from practicum.labs.generative.autoencoder import (
+    Dataset,
+    image_grid,
+    load_digit_images,
+    minibatches,
+)
+from practicum.labs.vision import mnist_cnn
 from practicum.nn.conv import update_average
 from practicum.nn.generative import (
     ConvDecoder,
@@ -48,7 +53,7 @@ from practicum.nn.generative import (
     feature_statistics,
     frechet_distance,
 )
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -383,6 +388,7 @@ LAB = Lab(
     name="gan",
     title="DCGAN on MNIST, judged by the mnist-cnn classifier",
     source="Goodfellow et al. 2014; Radford et al. 2016 (DCGAN); DTU 02456 week 7",
+    courses=("dtu02456",),
     config=Config,
     quick={
         "dataset": "digits",

@@ -34,7 +34,7 @@ from practicum.data.text import (
 )
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.runs import Run
+from practicum.run import Run
 
 # ---- config ------------------------------------------------------------------------------
 
@@ -512,6 +512,7 @@ LAB = Lab(
     name="agnews",
     title="AG News: MiniLM embeddings, a bag of n-grams and tf-idf under nested cross-validation",
     source="ECE472 assignment 5; fastText (Joulin et al., 2017); all-MiniLM-L6-v2",
+    courses=("ece472",),
     config=Config,
     quick={
         "data": "synthetic",

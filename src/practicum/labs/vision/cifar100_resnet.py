@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from practicum.lab import Lab, Target
-from practicum.labs import cifar10_resnet
-from practicum.runs import Run
+from practicum.labs.vision import cifar10_resnet
+from practicum.run import Run
 
 
 @dataclass
@@ -31,6 +31,7 @@ LAB = Lab(
     name="cifar100-resnet",
     title="CIFAR-100 with the same pre-activation ResNet: top-5 and top-1 accuracy",
     source="ECE472 assignment 4",
+    courses=("ece472",),
     config=Config,
     quick=cifar10_resnet.QUICK,
     targets=[Target("test_top5_accuracy", ">=", 0.90, "ECE472 assignment 4")],

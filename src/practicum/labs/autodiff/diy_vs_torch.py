@@ -26,7 +26,7 @@ from practicum.autodiff.optim import SGD, Adam
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.plotting import figure
-from practicum.runs import Run
+from practicum.run import Run
 
 OPTIMISERS = ("adam", "sgd")
 
@@ -226,6 +226,7 @@ LAB = Lab(
     name="diy-vs-torch",
     title="Our NumPy engine and PyTorch, step by step on the same network and batches",
     source="DTU 02456 weeks 1-2 (check backprop against a framework); issue 3",
+    courses=("dtu02456",),
     config=Config,
     quick={"dataset": "digits", "hidden_sizes": (64, 64), "batch_size": 64},
     targets=[

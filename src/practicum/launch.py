@@ -12,7 +12,7 @@ from practicum.errors import PracticumError
 from practicum.io import atomic_write_json, read_json
 from practicum.lab import Lab, Target, config_fields, get_lab, make_config
 from practicum.repro import environment, param_hash, seed_everything
-from practicum.runs import Run, config_to_dict, default_run_dir, finite_metrics
+from practicum.run import Run, config_to_dict, default_run_dir, finite_metrics
 
 
 def resolve_device(device: str) -> str:

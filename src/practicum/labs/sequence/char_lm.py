@@ -23,7 +23,7 @@ from practicum.data.text import SONNETS, CharVocab, load_tiny_shakespeare
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.nn import LearnedPositionalEncoding, Recurrent, TransformerBlock, clip_grad_norm
-from practicum.runs import Run
+from practicum.run import Run
 
 # ---- config ------------------------------------------------------------------------------
 
@@ -351,6 +351,7 @@ LAB = Lab(
     name="char-lm",
     title="Character language models: LSTM vs a small transformer on tiny-shakespeare",
     source="ECE472 assignment 6; Karpathy's char-rnn / nanoGPT (tiny-shakespeare)",
+    courses=("ece472",),
     config=Config,
     quick={
         "corpus": "sonnets",

@@ -28,15 +28,20 @@ from torch.nn import functional as F
 
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.labs.autoencoder import Dataset, image_grid, load_digit_images, minibatches
-from practicum.labs.vae import binarise
+from practicum.labs.generative.autoencoder import (
+    Dataset,
+    image_grid,
+    load_digit_images,
+    minibatches,
+)
+from practicum.labs.generative.vae import binarise
 from practicum.nn.generative import (
     DiagonalGaussian,
     MLPDecoder,
     MLPEncoder,
     bernoulli_log_likelihood,
 )
-from practicum.runs import Run
+from practicum.run import Run
 
 NUM_CLASSES = 10
 
@@ -235,6 +240,7 @@ LAB = Lab(
     name="ssvae",
     title="Semi-supervised VAE (M2) on MNIST with 100 labels",
     source="Kingma, Rezende, Mohamed & Welling 2014; DTU 02456 week 7",
+    courses=("dtu02456",),
     config=Config,
     quick={
         "dataset": "digits",

@@ -25,7 +25,7 @@ from practicum.rl.plots import learning_curve_figure, smooth
 from practicum.rl.policy_io import PolicySpec, build_policy
 from practicum.rl.population import layer_sizes, num_params, parallel_population_returns
 from practicum.rl.report import SolveCheck, final_report
-from practicum.runs import Run
+from practicum.run import Run
 
 
 # ---- config ------------------------------------------------------------------------------
@@ -160,6 +160,7 @@ LAB = Lab(
     name="es",
     title="Evolution strategies on CartPole-v1",
     source="DTU 02456 week 8 (evolutionary strategies); Salimans et al. 2017",
+    courses=("dtu02456",),
     config=Config,
     run=run,
     quick={"generations": 10, "num_pairs": 12},

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.nn.generative import FourierFeatures, Siren, grid_coordinates, relu_mlp
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -408,6 +408,7 @@ LAB = Lab(
     name="siren",
     title="SIREN: an image as a sine-activated MLP, against ReLU and Fourier-feature baselines",
     source="Sitzmann et al. 2020 (NeurIPS), ECE472 assignment 7",
+    courses=("ece472",),
     config=Config,
     quick={
         "image": "pattern",

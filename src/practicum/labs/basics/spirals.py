@@ -22,7 +22,7 @@ from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.nn import MLP, l2_penalty
 from practicum.plotting import figure
-from practicum.runs import Run
+from practicum.run import Run
 
 
 @dataclass
@@ -156,6 +156,7 @@ LAB = Lab(
     name="spirals",
     title="Two interleaved spirals with a multilayer perceptron",
     source="ECE472 assignment 2",
+    courses=("ece472",),
     config=Config,
     quick={"steps": 600, "points_per_spiral": 300, "test_points_per_spiral": 500},
     targets=[

@@ -1,0 +1,1 @@
+"""Backpropagation by hand: labs that train with practicum.autodiff, our NumPy engine."""

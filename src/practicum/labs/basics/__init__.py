@@ -1,0 +1,1 @@
+"""Foundations: fitting functions and decision boundaries with autograd."""

@@ -1,0 +1,1 @@
+"""Generative models: autoencoders, variational autoencoders, GANs."""

@@ -1,0 +1,1 @@
+"""Reinforcement learning: policy gradients, deep Q-learning and evolution strategies on CartPole."""

@@ -1,0 +1,1 @@
+"""Sequences and text: language models and text classification."""

@@ -1,0 +1,1 @@
+"""Vision: convolutional networks and images (MNIST, Fashion-MNIST, CIFAR, SIREN)."""
