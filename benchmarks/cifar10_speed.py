@@ -34,14 +34,14 @@ import torch.nn.functional as F
 from practicum.data import augment
 from practicum.data.vision import ImageData
 from practicum.io import atomic_write_json
-from practicum.labs.vision import cifar10_resnet
+from practicum.recipes import cifar_resnet
 from practicum.repro import cpu_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cifar10_speed.json"
 
 
 def images_per_second(
-    config: cifar10_resnet.Config, steps: int, warmup: int = 3, compile_model: bool = False
+    config: cifar_resnet.Config, steps: int, warmup: int = 3, compile_model: bool = False
 ) -> float:
     """Training throughput on random CIFAR-shaped images (speed does not depend on content).
     With ``compile_model`` the model goes through ``torch.compile`` (compiled during the
@@ -51,9 +51,9 @@ def images_per_second(
     x = torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=g)
     y = torch.randint(0, 10, (n,), generator=g)
     images = ImageData(x, y, x[:10], y[:10], tuple(map(str, range(10))), "random")
-    data = cifar10_resnet.prepare(images, replace(config, val_size=0), 0, "cpu")
+    data = cifar_resnet.prepare(images, replace(config, val_size=0), 0, "cpu")
     fit = data.x_train[:1000] if config.whiten else None  # the whitening's statistics
-    model = cifar10_resnet.build_model(config, 10, fit)
+    model = cifar_resnet.build_model(config, 10, fit)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = cifar10_resnet.Config()
+    config = cifar_resnet.Config()
     # The earlier networks, without the options that run P made defaults.
     plain = replace(config, pool=(), whiten=False, standardize_weights=False)
     run_k = replace(plain, layer_depths=(128, 256, 512))

@@ -144,3 +144,74 @@ def test_state_dict_round_trip_and_shape_check() -> None:
     np.testing.assert_array_equal(a(x).data, b(x).data)
     with pytest.raises(ad.ShapeError, match="Linear: expects inputs with 3 features"):
         a(ad.Tensor(np.ones((1, 4))))
+
+
+def _train_steps(model: MLP, opt: SGD | Adam, rng: np.random.Generator, steps: int) -> None:
+    for _ in range(steps):
+        x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, size=8)
+        opt.zero_grad()
+        ad.cross_entropy(model(ad.Tensor(x)), y).backward()
+        opt.step()
+
+
+def _optimiser(name: str, model: MLP, lr: float) -> SGD | Adam:
+    if name == "sgd":
+        return SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
+    return Adam(model.parameters(), lr=lr, betas=(0.8, 0.99), weight_decay=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_a_resumed_optimiser_takes_the_same_next_steps(tmp_path, name: str, dtype) -> None:
+    """Save after 5 steps through a real checkpoint file; a fresh model and optimiser (other
+    weights, other learning rate) loaded from it take the same next 5 steps, bit for bit."""
+    from practicum.run import Run
+
+    model = MLP([4, 8, 3], np.random.default_rng(0), dtype=dtype)
+    opt = _optimiser(name, model, lr=0.05)
+    _train_steps(model, opt, np.random.default_rng(1), 5)
+    run = Run(tmp_path, quiet=True)
+    run.checkpoint(4, model=model, optimizer=opt)
+
+    other = MLP([4, 8, 3], np.random.default_rng(9), dtype=dtype)
+    other_opt = _optimiser(name, other, lr=0.5)
+    run.resuming = True
+    assert run.restore(model=other, optimizer=other_opt)["step"] == 4
+    for a, b in zip(model.parameters(), other.parameters(), strict=True):
+        assert b.data.dtype == dtype
+        np.testing.assert_array_equal(a.data, b.data)
+
+    _train_steps(model, opt, np.random.default_rng(2), 5)
+    _train_steps(other, other_opt, np.random.default_rng(2), 5)
+    for a, b in zip(model.parameters(), other.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    mine, theirs = opt.state_dict(), other_opt.state_dict()
+    assert mine.keys() == theirs.keys()
+    for key in mine:
+        if isinstance(mine[key], list):
+            for x, y in zip(mine[key], theirs[key], strict=True):
+                np.testing.assert_array_equal(x, y)
+        else:
+            assert mine[key] == theirs[key], key
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_optimiser_state_dict_is_a_snapshot_and_checks_shapes(name: str) -> None:
+    model = MLP([4, 8, 3], np.random.default_rng(0), dtype=np.float64)
+    opt = _optimiser(name, model, lr=0.05)
+    if name == "sgd":  # before the first step the momentum buffers do not exist yet
+        fresh = opt.state_dict()
+        assert fresh["velocity"] == [None] * len(model.parameters())
+    _train_steps(model, opt, np.random.default_rng(1), 2)
+    saved = opt.state_dict()
+    key = "velocity" if name == "sgd" else "m"
+    before = [a.copy() for a in saved[key]]
+    _train_steps(model, opt, np.random.default_rng(2), 1)  # must not change the snapshot
+    for a, b in zip(saved[key], before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    small = MLP([4, 5, 3], np.random.default_rng(0), dtype=np.float64)
+    with pytest.raises(ValueError, match="shape"):
+        _optimiser(name, small, lr=0.05).load_state_dict(saved)
+    with pytest.raises(ValueError, match="buffers for"):
+        _optimiser(name, MLP([4, 3], np.random.default_rng(0)), lr=0.05).load_state_dict(saved)

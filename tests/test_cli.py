@@ -97,14 +97,139 @@ def test_usage_errors_are_one_line(capsys):
     assert_one_line_error(code, err, "--threads")
 
 
-def test_list_shows_every_lab(capsys):
-    from practicum.lab import all_labs
+def assert_fits(out: str, width: int = 100) -> None:
+    for line in out.splitlines():
+        assert len(line) <= width, f"{len(line)} columns: {line}"
+
+
+def test_list_groups_every_lab_by_topic_in_100_columns(capsys):
+    from practicum.lab import all_labs, topics
 
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
+    assert_fits(out)
+    lines = out.splitlines()
+    headings = [i for i, line in enumerate(lines) if not line.startswith(" ") and " — " in line]
+    assert [lines[i].split(" — ")[0] for i in headings] == list(topics())
+    assert [lines[i].split(" — ", 1)[1] for i in headings] == list(topics().values())
+    # Each lab's line sits under its own topic's heading.
+    for lab in all_labs().values():
+        (row,) = [i for i, line in enumerate(lines) if line.split()[:1] == [lab.name]]
+        heading = max(i for i in headings if i < row)
+        assert lines[heading].startswith(f"{lab.topic} — "), (lab.name, lines[heading])
+        assert lab.time_quick.split("(")[0].strip() in lines[row]
+
+
+def test_list_shortens_long_summaries_and_times(capsys, monkeypatch):
+    import dataclasses
+
+    import practicum.lab as lab_module
+
+    real = lab_module.get_lab("sine-basis")
+    wordy = dataclasses.replace(
+        real,
+        name="a-lab-with-a-rather-long-name",
+        summary="word " * 60,
+        time_full="12 min on an accelerator shared by three other runs (about 4 min alone)",
+    )
+    monkeypatch.setattr(lab_module, "_REGISTRY", {real.name: real, wordy.name: wordy})
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    assert_fits(out)
+    (row,) = [line for line in out.splitlines() if "a-lab-with-a-rather-long-name" in line]
+    assert "word…" in row and "12 min on" in row and "about 4 min" not in row
+
+
+def test_list_filters_by_topic_and_course(capsys):
+    from practicum.lab import all_labs
+
+    def listed(*argv: str) -> set[str]:
+        code, out, err = run_cli(capsys, "list", *argv)
+        assert code == 0, err
+        return {name for name in all_labs() if f"  {name} " in out}
+
+    assert listed("--topic", "rl") == {"dqn", "es", "reinforce"}
+    ece472 = {lab.name for lab in all_labs().values() if "ece472" in lab.courses}
+    assert listed("--course", "ece472") == ece472 and "dqn" not in ece472
+    assert listed("--topic", "generative", "--course", "ovgu") == {"autoencoder"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["--topic", "poetry"], ["unknown topic 'poetry'", "basics", "rl"]),
+        (["--course", "cs101"], ["unknown course 'cs101'", "ece472", "dtu02456"]),
+        (["--topic", "rl", "--course", "ece472"], ["no lab is in topic rl and course ece472"]),
+    ],
+)
+def test_list_filter_errors_are_one_line(capsys, argv, needles):
+    code, _, err = run_cli(capsys, "list", *argv)
+    assert_one_line_error(code, err, *needles)
+
+
+def test_info_shows_sources_config_comments_and_record(capsys):
+    code, out, _ = run_cli(capsys, "info", "mnist-cnn")
+    assert code == 0
+    assert_fits(out)
+    assert "ECE472 assignment 3" in out  # the source, and the provenance of a full target
+    assert "test_accuracy >= 0.993  from practicum (ours)" in out
+    assert "from quick mode on 8x8 digits" in out  # the quick target's provenance
+    assert "peak of the one-cycle schedule" in out  # the comment beside learning_rate
+    assert "epochs: int = 8   (--quick: 12)" in out
+    assert "ece472: Cooper Union ECE472" in out
+    assert "src/practicum/labs/vision/mnist_cnn.py" in out
+    assert "docs/labs/mnist-cnn.md" in out
+    assert "run of record: seed 0" in out
+
+
+def test_info_of_every_lab_fits_100_columns(capsys):
+    from practicum.lab import all_labs
+
     for name in all_labs():
-        assert name in out
-    assert "ECE472 assignment 1" in out
+        code, out, _ = run_cli(capsys, "info", name)
+        assert code == 0
+        assert_fits(out)
+        assert "targets (full run):" in out and "config (" in out
+
+
+def test_info_unknown_lab(capsys):
+    code, _, err = run_cli(capsys, "info", "mnist-cn")
+    assert_one_line_error(code, err, "unknown lab 'mnist-cn'", "did you mean mnist-cnn")
+
+
+def test_config_comments_come_from_the_class_and_its_bases():
+    import dataclasses
+    from typing import Literal
+
+    from practicum.cli import config_comments, type_name
+
+    @dataclasses.dataclass
+    class Base:
+        steps: int = 10  # optimiser steps
+        # The rate at the start;
+        # it decays linearly.
+        rate: float = 0.1
+        width: int = 3
+
+    @dataclasses.dataclass
+    class Child(Base):
+        steps: int = 20
+        width: int = 5  # units per layer
+
+        def validate(self) -> None:
+            x = 1  # noqa: F841 -- not a field
+            return None
+
+    assert config_comments(Child) == {
+        "steps": "optimiser steps",
+        "rate": "The rate at the start; it decays linearly.",
+        "width": "units per layer",
+    }
+    assert "width" not in config_comments(Base)
+
+    assert type_name(tuple[int, ...]) == "tuple[int, ...]"
+    assert type_name(Literal["a", "b"]) == "'a' | 'b'"
+    assert type_name(int | None) == "int | None"
 
 
 def test_run_show_check_record_roundtrip(capsys, tmp_path, monkeypatch):
@@ -183,3 +308,92 @@ def test_run_all_prints_a_results_table_and_fails_on_a_missed_target(capsys, tmp
     assert (tmp_path / "doomed" / "summary.json").is_file()
     code, _, err = run_cli(capsys, "run", "--all", "--set", "steps=3")
     assert_one_line_error(code, err, "--set applies to one lab")
+
+
+def test_run_all_filters_by_topic_and_course(capsys, tmp_path, monkeypatch):
+    import dataclasses
+
+    import practicum.lab as lab_module
+
+    real = lab_module.get_lab("sine-basis")
+    # A lab in another topic and course that would fail if it ran.
+    other = dataclasses.replace(
+        real, name="elsewhere", topic="rl", courses=("dtu02456",), quick={"steps": 1}
+    )
+    monkeypatch.setattr(lab_module, "_REGISTRY", {real.name: real, other.name: other})
+    for argv in (["--topic", "basics"], ["--course", "ece472"]):
+        out_dir = tmp_path / argv[1]
+        code, out, err = run_cli(
+            capsys, "run", "--all", *argv, "--quick", "--quiet", "--out", str(out_dir)
+        )
+        assert code == 0, err
+        assert "1 of 1 labs passed their targets" in out
+        assert sorted(p.name for p in out_dir.iterdir()) == ["sine-basis"]
+    code, _, err = run_cli(capsys, "run", "--all", "--topic", "vision")
+    assert_one_line_error(code, err, "unknown topic 'vision'", "basics, rl")
+    code, _, err = run_cli(capsys, "run", "--topic", "basics")
+    assert_one_line_error(code, err, "add --all")
+    code, _, err = run_cli(capsys, "run", "sine-basis", "--course", "ece472")
+    assert_one_line_error(code, err, "add --all")
+
+
+def _fake_run(root, seed, value, commit="0123456789abcdef0123456789abcdef01234567"):
+    from practicum.lab import get_lab
+
+    run = root / f"s{seed}-{commit[-6:]}"
+    run.mkdir(parents=True)
+    metrics = {"rmse_to_sine": value}
+    summary = {
+        "lab": "sine-basis",
+        "seed": seed,
+        "quick": False,
+        "metrics": metrics,
+        "targets": [t.judge(metrics) for t in get_lab("sine-basis").targets],
+        "passed": True,
+        "wall_time_s": 3.0,
+        "param_hash": "h",
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "config.json").write_text(json.dumps({"seed": seed, "config": {"steps": 5000}}))
+    (run / "env.json").write_text(json.dumps({"git_commit": commit, "cpu": "X"}))
+    return run
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """docs/results/ in a temporary folder; the README and docs/reproducibility.md untouched."""
+    import practicum.readme
+    import practicum.records
+    import practicum.report
+
+    dest = tmp_path / "results"
+    regenerated = []
+    monkeypatch.setattr(practicum.records, "results_dir", lambda: dest)
+    monkeypatch.setattr(practicum.readme, "write_readme_table", lambda: regenerated.append(1))
+    monkeypatch.setattr(practicum.report, "write_records_markdown", lambda: regenerated.append(2))
+    return dest, regenerated
+
+
+def test_record_several_seeds_from_the_command_line(capsys, tmp_path, results):
+    dest, regenerated = results
+    runs = [str(_fake_run(tmp_path / "runs", s, v)) for s, v in ((0, 0.03), (1, 0.05), (2, 0.04))]
+    code, out, err = run_cli(capsys, "record", *runs)
+    assert code == 0, err
+    assert "recorded sine-basis" in out and "3 seeds" in out
+    assert regenerated == [1, 2]
+    seeds = json.loads((dest / "sine-basis" / "seeds.json").read_text())
+    assert seeds["stats"]["rmse_to_sine"]["mean"] == pytest.approx(0.04)
+    assert seeds["stats"]["rmse_to_sine"]["std"] == pytest.approx(0.01)
+
+
+def test_record_refuses_a_dirty_run_and_a_mismatched_seed_set(capsys, tmp_path, results):
+    dest, regenerated = results
+    runs = tmp_path / "runs"
+    dirty = _fake_run(runs, 0, 0.03, commit="0123456789abcdef0123456789abcdef01234567+dirty")
+    code, _, err = run_cli(capsys, "record", str(dirty))
+    assert_one_line_error(code, err, "uncommitted changes", "commit, rerun the lab, then record")
+    clean = _fake_run(runs, 0, 0.03)
+    twin = _fake_run(runs, 0, 0.04, commit="f" * 40)
+    code, _, err = run_cli(capsys, "record", str(clean), str(twin))
+    assert_one_line_error(code, err, "both have seed 0")
+    assert not dest.exists() and regenerated == []

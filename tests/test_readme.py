@@ -1,27 +1,102 @@
-"""The README's lab table is generated from docs/results/ and must be current."""
+"""The README is short, its lab table is generated from docs/results/ and must be current, and
+its layout names every module; the results of record match the labs as they are."""
 
-from practicum.readme import project_root, render_readme
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from practicum.readme import BEGIN, END, render_readme
+from practicum.records import project_root, results_dir
 
 
-def test_readme_lab_table_and_notes_are_current():
-    readme = (project_root() / "README.md").read_text()
+def readme_text() -> str:
+    return (project_root() / "README.md").read_text()
+
+
+def test_readme_lab_table_is_current():
+    readme = readme_text()
     assert render_readme(readme) == readme, "run `practicum table --write` and commit README.md"
 
 
-def test_every_result_of_record_is_a_full_run_of_a_known_lab():
-    import json
+def test_readme_reads_in_five_minutes_and_keeps_lab_notes_in_docs():
+    readme = readme_text()
+    assert len(readme.splitlines()) <= 260, "README.md is meant to stay at about 250 lines"
+    assert "lab-notes:begin" not in readme  # the notes live in docs/labs/ and on the report site
+    for section in ("## Two commands", "## The command line", "## Labs", "## Adding a lab"):
+        assert section in readme
+    assert "## Layout" in readme
 
+
+def test_readme_layout_names_every_package_and_module():
+    """A module added to src/practicum/ without a line in the README's layout fails here."""
+    readme = readme_text()
+    layout = readme.split("## Layout", 1)[1]
+    package = project_root() / "src" / "practicum"
+    for path in sorted(package.iterdir()):
+        if path.name.startswith((".", "_")) and path.name != "__main__.py":
+            continue  # __init__.py, __pycache__
+        if path.is_dir():
+            assert f"{path.name}/" in layout, f"README layout omits {path.name}/"
+        elif path.suffix == ".py":
+            assert path.name in layout, f"README layout omits {path.name}"
+    for topic in (p.name for p in (package / "labs").iterdir() if (p / "__init__.py").is_file()):
+        assert topic in layout, f"README layout omits the topic folder labs/{topic}/"
+
+
+def test_lab_table_is_grouped_by_topic_and_links_each_lab_to_its_notes():
+    from practicum.lab import all_labs, topics
+
+    table = readme_text().split(BEGIN, 1)[1].split(END, 1)[0]
+    headings = re.findall(r"^### (.*) — `labs/(\w+)/`$", table, re.M)
+    assert [topic for _, topic in headings] == list(topics())
+    assert [title for title, _ in headings] == list(topics().values())
+    sections = re.split(r"^### .*$", table, flags=re.M)[1:]
+    for (_, topic), section in zip(headings, sections, strict=True):
+        names = re.findall(r"^\| \[?`([a-z0-9-]+)`", section, re.M)
+        assert names == [lab.name for lab in all_labs().values() if lab.topic == topic]
+        for name in names:
+            if (project_root() / "docs" / "labs" / f"{name}.md").is_file():
+                assert f"[`{name}`](docs/labs/{name}.md)" in section
+
+
+def test_table_shows_the_gpu_and_the_spread_over_seeds(tmp_path, monkeypatch):
+    from practicum import readme
+
+    monkeypatch.setattr(readme, "results_dir", lambda: tmp_path)
+    shutil.copy(results_dir() / "mnist-cnn.json", tmp_path / "mnist-cnn.json")
+    (tmp_path / "mnist-cnn").mkdir()
+    env = {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}
+    (tmp_path / "mnist-cnn" / "env.json").write_text(json.dumps(env))
+    shutil.copy(results_dir() / "spirals.json", tmp_path / "spirals.json")
+    (tmp_path / "spirals").mkdir()
+    (tmp_path / "spirals" / "env.json").write_text(json.dumps({"device": "cpu"}))
+    stats = {
+        "test_accuracy": {"mean": 0.9936, "std": 0.00055, "min": 0.9931, "max": 0.9942, "n": 5}
+    }
+    (tmp_path / "mnist-cnn" / "seeds.json").write_text(json.dumps({"stats": stats}))
+
+    lines = [r for r in readme.lab_table().splitlines() if r.startswith("| [")]
+    rows = {re.match(r"\| \[`([a-z0-9-]+)`", r)[1]: r for r in lines}
+    assert "3.1 min on H100" in rows["mnist-cnn"]
+    assert "mean 0.9936 ± 0.00055 over 5 seeds" in rows["mnist-cnn"]
+    assert "0.9942 ✅<br>0.9942 ✅ (seed 0)" in rows["mnist-cnn"]
+    assert "on H100" not in rows["spirals"] and "seeds" not in rows["spirals"]
+    assert "not yet run in full" in rows["sine-basis"]
+
+
+def test_every_result_of_record_is_a_full_run_of_a_known_lab():
     from practicum.lab import all_labs
 
     labs = all_labs()
-    for path in (project_root() / "docs" / "results").glob("*.json"):
+    for path in results_dir().glob("*.json"):
         summary = json.loads(path.read_text())
         assert summary["lab"] == path.stem and summary["lab"] in labs
         assert summary["quick"] is False
 
 
 def test_every_benchmark_result_has_the_agreed_fields():
-    import json
     import math
 
     results = sorted((project_root() / "benchmarks" / "results").glob("*.json"))
@@ -34,25 +109,8 @@ def test_every_benchmark_result_has_the_agreed_fields():
         assert data["ratio_meaning"].strip(), path.name
 
 
-def test_table_names_the_gpu_when_a_record_ran_on_one(tmp_path, monkeypatch):
-    import json
-
-    from practicum import readme
-
-    monkeypatch.setattr(readme, "results_dir", lambda: tmp_path)
-    (tmp_path / "gpu-lab").mkdir()
-    env = {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}
-    (tmp_path / "gpu-lab" / "env.json").write_text(json.dumps(env))
-    (tmp_path / "cpu-lab").mkdir()
-    (tmp_path / "cpu-lab" / "env.json").write_text(json.dumps({"device": "cpu"}))
-    assert readme._accelerator("gpu-lab") == " on H100"
-    assert readme._accelerator("cpu-lab") == ""
-    assert readme._accelerator("no-record") == ""
-
-
 def test_committed_reproducibility_report_is_current():
     from practicum.lab import all_labs
-    from practicum.readme import results_dir
     from practicum.report import load_records, render_markdown
 
     committed = (project_root() / "docs" / "reproducibility.md").read_text()
@@ -68,11 +126,10 @@ def test_every_run_of_record_ran_the_labs_current_defaults():
     """`practicum run LAB` reproduces the README's number: a changed default without a new
     record (or a record made with --set overrides) fails here."""
     import dataclasses
-    import json
 
     from practicum.lab import all_labs
 
-    results = project_root() / "docs" / "results"
+    results = results_dir()
     for path in sorted(results.glob("*.json")):
         lab = all_labs()[path.stem]
         recorded = json.loads((results / path.stem / "config.json").read_text())["config"]

@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 
 from practicum.cli import main
+from practicum.lab import all_labs, topics
 from practicum.launch import run_lab
+from practicum.records import project_root, results_dir
 
 OLD_STAMP = "20260101T000000Z"
 NEW_STAMP = "20250101T000000Z"  # an older name on purpose: the newer summary.json must win
@@ -103,14 +105,37 @@ def test_report_picks_newest_run_per_lab_and_links_everything(capsys, runs_root,
     assert "badge fail" in spirals_row and "badge pass" not in spirals_row
     assert "badge pass" in sine_row
 
-    # Registered labs without a run are listed, without a link.
-    assert re.search(r'<tr class="not-run"><td><code>diy-backprop</code>', index)
+    # Registered labs without a run are listed, each with a page of its targets and notes.
+    assert re.search(
+        r'<tr class="not-run" data-lab="diy-backprop"><td><a href="diy-backprop.html">', index
+    )
+    not_run = (site / "diy-backprop.html").read_text()
+    assert "No run of this lab is in this report yet." in not_run
+    assert "test_accuracy" in not_run and "<h2>Metrics</h2>" not in not_run
+
+    # Topics in display order, each lab in its topic's group, in the registry's order.
+    groups = re.findall(r'<tbody id="topic-([a-z]+)">(.*?)</tbody>', index, re.S)
+    assert [name for name, _ in groups] == list(topics())
+    for name, body in groups:
+        shown = re.findall(r'<tr class="(?:run|not-run)" data-lab="([^"]+)"', body)
+        assert shown == [lab.name for lab in all_labs().values() if lab.topic == name]
 
     # Lab pages: config, metrics, targets, environment, and plots that point at copied files.
     page = (site / "sine-basis.html").read_text()
     for section in ("Targets", "Metrics", "Plots", "Config", "Environment", "Reproduce"):
         assert f"<h2>{section}</h2>" in page
     assert sine["param_hash"] in page
+    # The lab's notes, rendered from docs/labs/sine-basis.md (Markdown emphasis becomes markup).
+    notes = (project_root() / "docs" / "labs" / "sine-basis.md").read_text()
+    rendered = page.split('<div class="notes">')[1].split("</div>")[0]
+    emphasis = re.findall(r"(?<![*\w])\*([^*\s][^*]*)\*(?!\*)", notes)
+    code = re.findall(r"`([^`]+)`", notes)
+    assert emphasis and code, "sine-basis.md no longer has *emphasis* and `code` to check"
+    for text in emphasis:
+        assert f"<em>{text}</em>" in rendered
+    for text in code:
+        assert f"<code>{text}</code>" in rendered
+    assert notes.splitlines()[0].lstrip("# ") not in rendered  # the title is the page's own
     assert "practicum run sine-basis --seed 1 --quick" in page
     spirals_page = (site / "spirals.html").read_text()
     assert "practicum run spirals --seed 0 --quick --set steps=60" in spirals_page
@@ -165,7 +190,6 @@ def test_clear_one_line_errors(capsys, runs_root, tmp_path):
 def test_records_mode_builds_the_site_from_the_results_of_record(capsys, tmp_path):
     """`--records` reads docs/results/ (committed runs of record), one page per recorded lab,
     with the plots copied beside the pages and a GPU run's wall time marked as such."""
-    from practicum.readme import results_dir
     from practicum.report import page_name
 
     code, out, err = build(capsys, tmp_path / "no-runs", tmp_path, "--records")
@@ -179,6 +203,95 @@ def test_records_mode_builds_the_site_from_the_results_of_record(capsys, tmp_pat
     table = (tmp_path / "reproducibility.md").read_text()
     assert "read from `docs/results/`" in table
     assert "on H100" in table  # cifar10-resnet's run of record ran on one
+
+
+def _copy_record(lab: str, dest: Path, **env_changes: Any) -> None:
+    shutil.copy(results_dir() / f"{lab}.json", dest / f"{lab}.json")
+    shutil.copytree(results_dir() / lab, dest / lab)
+    env = json.loads((dest / lab / "env.json").read_text())
+    (dest / lab / "env.json").write_text(json.dumps({**env, **env_changes}))
+
+
+def test_records_show_machine_uncommitted_code_and_seeds(tmp_path):
+    """A record made from a +dirty commit is marked on the index, its page and the Markdown;
+    a clean one is not; each names its CPU model and device; seeds.json is shown in full."""
+    from practicum.records import seed_stats
+    from practicum.report import DIRTY_NOTE, build_report
+
+    results = tmp_path / "results"
+    results.mkdir()
+    _copy_record("sine-basis", results, git_commit="a" * 40, cpu="Intel(R) Xeon(R) Processor")
+    _copy_record("spirals", results, git_commit="b" * 40 + "+dirty", cpu="AMD EPYC")
+    values = [0.048, 0.050, 0.052]
+    runs = [
+        {
+            "seed": seed,
+            "metrics": {"rmse_to_sine": v},
+            "param_hash": f"{seed}" * 64,
+            "wall_time_s": 4.0 + seed,
+            "git_commit": "a" * 40,
+            "cpu": "Intel(R) Xeon(R) Processor",
+            "record": seed == 0,
+        }
+        for seed, v in enumerate(values)
+    ]
+    seeds = {"lab": "sine-basis", "config": {}, "runs": runs}
+    seeds["stats"] = {"rmse_to_sine": seed_stats(values)}
+    (results / "sine-basis" / "seeds.json").write_text(json.dumps(seeds))
+
+    site, md_path = tmp_path / "site", tmp_path / "reproducibility.md"
+    build_report(out=site, docs_md=md_path, records_from=results)
+    index = (site / "index.html").read_text()
+    rows = dict(re.findall(r'<tr class="run" data-lab="([^"]+)">(.*?)</tr>', index, re.S))
+    assert set(rows) == {"sine-basis", "spirals"}
+    assert "badge dirty" in rows["spirals"] and "badge dirty" not in rows["sine-basis"]
+    assert DIRTY_NOTE in index
+    assert "Intel Xeon" in rows["sine-basis"] and "AMD EPYC" in rows["spirals"]
+    assert "cpu" in rows["sine-basis"]  # the device
+    assert "rmse_to_sine: 0.05 ± 0.002 over 3 seeds" in rows["sine-basis"]
+    assert "of 3" in rows["sine-basis"]
+
+    dirty_page = (site / "spirals.html").read_text()
+    assert DIRTY_NOTE.capitalize() in dirty_page and "b" * 40 + "+dirty" in dirty_page
+    clean_page = (site / "sine-basis.html").read_text()
+    assert DIRTY_NOTE.capitalize() not in clean_page
+    assert "Intel(R) Xeon(R) Processor" in clean_page
+    seed_rows = re.findall(
+        r"<tr><td class=\"num\">(\d)</td>(.*?)</tr>", clean_page.split("seed-runs")[1]
+    )
+    assert [seed for seed, _ in seed_rows] == ["0", "1", "2"]
+    assert [("run of record" in row) for _, row in seed_rows] == [True, False, False]
+    for (_, row), v in zip(seed_rows, values, strict=True):
+        assert f">{v:.4g}<" in row
+    assert re.search(r"<td class=\"num\">0\.05</td><td class=\"num\">0\.002</td>", clean_page)
+
+    md = md_path.read_text()
+    sine_md = next(line for line in md.splitlines() if line.startswith("| `sine-basis`"))
+    spirals_md = next(line for line in md.splitlines() if line.startswith("| `spirals`"))
+    assert "⚠️" in spirals_md and "⚠️" not in sine_md
+    assert "| 0 (of 3) |" in sine_md and "0.05 ± 0.002 over 3 seeds" in sine_md
+    assert "Intel Xeon, cpu" in sine_md and "AMD EPYC, cpu" in spirals_md
+    assert "### sine-basis" in md and "| 0 (record) | 0.048 |" in md
+
+
+def test_cpu_model_and_device_are_short_and_plain():
+    from practicum.report import cpu_model, device_text
+
+    assert cpu_model({"cpu": "Intel(R) Xeon(R) Processor"}) == "Intel Xeon"
+    assert cpu_model({"cpu": "AMD EPYC 7763 64-Core Processor"}) == "AMD EPYC 7763 64-Core"
+    assert cpu_model({}) == cpu_model(None) == "–"
+    assert device_text({"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}) == "cuda on H100"
+    assert device_text({"device": "cpu"}) == "cpu" and device_text(None) == "–"
+
+
+def test_the_table_module_does_not_import_the_report():
+    """readme.py (the README table) and report.py (the site) are one-way: no import cycle."""
+    import subprocess
+    import sys
+
+    code = "import sys, practicum.readme; print('practicum.report' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # ---- rendering in a real browser ------------------------------------------------------

@@ -3,6 +3,7 @@ window slicing, the nested-CV harness (never looks at the outer test fold), and 
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -192,3 +193,23 @@ def test_agnews_config_rejects_bad_values() -> None:
         make_config(lab, overrides={"minilm_layers": "7"})
     with pytest.raises(PracticumError, match="folds"):
         make_config(lab, overrides={"inner_folds": "1"})
+
+
+def test_outer_folds_give_every_row_one_out_of_fold_prediction() -> None:
+    labels = np.repeat(np.arange(4), 10)
+    outer = agnews.stratified_folds(labels, 4, seed=0)
+
+    def guess_by_row(train: np.ndarray, test: np.ndarray, params: dict) -> np.ndarray:
+        return (test + params["shift"]) % 4  # a prediction that names its row
+
+    folds = [
+        agnews.outer_fold(guess_by_row, [{"shift": 1}], labels, train, test, k, agnews.Config(), 0)
+        for k, (train, test) in enumerate(outer)
+    ]
+    summary = agnews.summarise(folds, outer, len(labels))
+    np.testing.assert_array_equal(summary["predictions"], (np.arange(40) + 1) % 4)
+    expected = [float(np.mean((te + 1) % 4 == labels[te])) for _, te in outer]
+    assert summary["accuracies"] == expected
+    assert summary["mean"] == pytest.approx(np.mean(expected))
+    assert summary["chosen"] == [{"shift": 1}] * 4
+    json.dumps(folds)  # plain data: it goes into checkpoints

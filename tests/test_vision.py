@@ -60,7 +60,9 @@ def test_conv2d_is_translation_equivariant(dy: int, dx: int, k: int) -> None:
 
 
 def test_standardized_conv_uses_zero_mean_he_scaled_filters() -> None:
-    torch.manual_seed(0)  # filters scaled by up to 10: float32 rounding of the mean varies with them
+    torch.manual_seed(
+        0
+    )  # filters scaled by up to 10: float32 rounding of the mean varies with them
     conv = Conv2d(5, 7, 3, standardize=True)
     with torch.no_grad():
         conv.weight.mul_(torch.rand(7, 1, 1, 1) * 10).add_(torch.randn(7, 1, 1, 1))
@@ -336,6 +338,24 @@ def test_update_average_is_an_exponential_moving_average() -> None:
     update_average(average, model, 0.0)
     for a, p in zip(average.parameters(), model.parameters(), strict=True):
         torch.testing.assert_close(a, p)
+
+
+def test_digits_loaders_give_a_fixed_split_as_uint8_grey_and_rgb() -> None:
+    from sklearn.datasets import load_digits
+
+    from practicum.data.vision import load_digits_rgb, load_digits_uint8
+
+    x, y, x_test, y_test = load_digits_uint8()
+    assert x.shape == (1397, 8, 8) and x_test.shape == (400, 8, 8) and x.dtype == torch.uint8
+    assert int(x.max()) == 255 and int(x.min()) == 0  # sklearn's 0..16 scaled to 0..255
+    raw = load_digits()
+    assert torch.equal(y_test, torch.from_numpy(raw.target[1397:]).long())
+    np.testing.assert_allclose(x.numpy() / 255 * 16, raw.images[:1397], atol=16 / 255 / 2)
+    rgb = load_digits_rgb()
+    assert rgb.x_train.shape == (1397, 8, 8, 3) and rgb.num_classes == 10
+    for c in range(3):
+        assert torch.equal(rgb.x_train[..., c], x) and torch.equal(rgb.x_test[..., c], x_test)
+    assert torch.equal(rgb.y_train, y)
 
 
 # ---- labs --------------------------------------------------------------------------------

@@ -94,31 +94,3 @@ def test_cifar100_lab_end_to_end_on_generated_archive(tmp_path: Path) -> None:
     assert "archive" in log[0]["data_source"]
     assert (run_dir / "plots" / "curves.png").is_file()
     assert summary["targets"][0]["metric"] == "test_top5_accuracy"
-
-
-@pytest.mark.parametrize("shift", [1, 2, -1, -3])
-def test_tta_translate_moves_content_and_fills_with_zeros(shift: int) -> None:
-    from practicum.labs.vision.cifar10_resnet import translate
-
-    x = torch.randn(2, 3, 8, 8) + 5  # no zeros in the content
-    y = translate(x, shift)
-    s = abs(shift)
-    assert y.shape == x.shape
-    if shift > 0:  # moved down and right: the top rows and left columns are new, zero
-        torch.testing.assert_close(y[..., s:, s:], x[..., :-s, :-s])
-        assert (y[..., :s, :] == 0).all() and (y[..., :, :s] == 0).all()
-    else:
-        torch.testing.assert_close(y[..., :-s, :-s], x[..., s:, s:])
-        assert (y[..., -s:, :] == 0).all() and (y[..., :, -s:] == 0).all()
-
-
-def test_tta_averages_the_logits_of_every_view() -> None:
-    from practicum.labs.vision.cifar10_resnet import logits, translate
-
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
-    x = torch.randn(5, 3, 8, 8)
-    views = [x, x.flip(-1)]
-    views += [translate(v, d) for v in views for d in (2, -2)]
-    expected = torch.stack([model(v) for v in views]).mean(dim=0)
-    torch.testing.assert_close(logits(model, x, tta=True, batch_size=2, shift=2), expected)
-    torch.testing.assert_close(logits(model, x, tta=False), model(x))

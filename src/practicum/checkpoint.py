@@ -45,20 +45,22 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
 
 
 def state_of(obj: Any) -> Any:
-    """The saveable state of a module, optimiser, scheduler, generator, array or plain value."""
+    """The saveable state of a module, optimiser, scheduler, generator, array or plain value.
+
+    NumPy arrays, also those inside an object's ``state_dict()`` or a plain list or dict
+    (the NumPy engine's modules and optimisers), are stored as tensors: ``weights_only``
+    loading accepts tensors, not pickled arrays. :func:`load_into` turns them back.
+    """
     if isinstance(obj, np.random.Generator):
         return {"__numpy_generator__": obj.bit_generator.state}
     if isinstance(obj, torch.Generator):
         return {"__torch_generator__": obj.get_state()}
-    if isinstance(obj, np.ndarray):
-        # As a tensor: weights_only loading accepts tensors, not pickled NumPy arrays.
-        return {"__numpy_array__": torch.from_numpy(np.ascontiguousarray(obj).copy())}
     if isinstance(obj, torch.Tensor):
         return obj.detach().cpu().clone()
     if hasattr(obj, "state_dict"):
-        return obj.state_dict()
-    if isinstance(obj, PLAIN):
-        return obj
+        return _encode(obj.state_dict())
+    if isinstance(obj, (np.ndarray, *PLAIN)):
+        return _encode(obj)
     raise TypeError(f"cannot checkpoint an object of type {type(obj).__name__}")
 
 
@@ -70,23 +72,64 @@ def load_into(obj: Any, state: Any) -> Any:
     """
     if isinstance(obj, np.random.Generator):
         obj.bit_generator.state = state["__numpy_generator__"]
-    elif isinstance(obj, torch.Generator):
+        return state
+    if isinstance(obj, torch.Generator):
         obj.set_state(state["__torch_generator__"])
-    elif isinstance(obj, np.ndarray):
-        obj[...] = state["__numpy_array__"].numpy()
-    elif isinstance(obj, torch.Tensor):
+        return state
+    if isinstance(obj, torch.Tensor):
         with torch.no_grad():
             obj.copy_(state)
+        return state
+    value = _decode(state)
+    if isinstance(obj, np.ndarray):
+        obj[...] = value
     elif hasattr(obj, "load_state_dict"):
-        obj.load_state_dict(state)
+        obj.load_state_dict(value)
     elif isinstance(obj, list):
-        obj[:] = state
+        obj[:] = value
     elif isinstance(obj, dict):
         obj.clear()
-        obj.update(state)
+        obj.update(value)
     elif not isinstance(obj, PLAIN):
         raise TypeError(f"cannot restore an object of type {type(obj).__name__}")
-    return state
+    return value
+
+
+_ARRAY = "__numpy_array__"
+
+
+def _encode(value: Any) -> Any:
+    """``value`` with every NumPy array in it (in lists, tuples, dicts) stored as a tensor.
+
+    Containers without arrays come back as the same objects, so a torch state dict keeps
+    its type and metadata.
+    """
+    if isinstance(value, np.ndarray):
+        return {_ARRAY: torch.from_numpy(np.ascontiguousarray(value).copy())}
+    if isinstance(value, dict):
+        items = {k: _encode(v) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    if isinstance(value, list | tuple):
+        encoded = [_encode(v) for v in value]
+        if all(a is b for a, b in zip(encoded, value, strict=True)):
+            return value
+        return encoded if isinstance(value, list) else tuple(encoded)
+    return value
+
+
+def _decode(value: Any) -> Any:
+    """The inverse of :func:`_encode`: the stored tensors become NumPy arrays again."""
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY}:
+            return value[_ARRAY].numpy()
+        items = {k: _decode(v) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    if isinstance(value, list | tuple):
+        decoded = [_decode(v) for v in value]
+        if all(a is b for a, b in zip(decoded, value, strict=True)):
+            return value
+        return decoded if isinstance(value, list) else tuple(decoded)
+    return value
 
 
 def checkpoint_files(folder: Path) -> list[Path]:

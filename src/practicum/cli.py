@@ -1,19 +1,32 @@
-"""The ``practicum`` command: list, run, show, check, record and table.
+"""The ``practicum`` command: list, info, run, debug, show, check, record, table and report.
 
-Every error a user can cause ends in one line on stderr and exit status 2.
+Every error a user can cause ends in one line on stderr and exit status 2. What the command
+prints fits a terminal of :data:`WIDTH` columns.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
+import importlib
+import inspect
+import io
+import json
 import os
+import pkgutil
 import sys
-from collections.abc import Sequence
+import textwrap
+import tokenize
+import types
+import typing
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from practicum import format as fmt
 from practicum.errors import PracticumError
-from practicum.lab import Target, all_labs, get_lab, parse_sets
+from practicum.lab import COURSES, Lab, Target, all_labs, get_lab, make_config, parse_sets, topics
 from practicum.run import load_summary
 
 EXIT_FAILED_TARGET = 1
@@ -27,29 +40,287 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
+WIDTH = 100  # columns of everything the command prints
+# `practicum list` shortens a lab's times to these widths; `practicum info` shows them whole.
+QUICK_TIME_WIDTH = 8
+FULL_TIME_WIDTH = 12
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+# ---- text that fits ------------------------------------------------------------------
+def shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, cut at a word where one is near, marked "…"."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:(-—") + "…"
+
+
+def brief_time(text: str, width: int = FULL_TIME_WIDTH) -> str:
+    """A measured time without its circumstances: ``"3.1 min (1 thread)"`` -> ``"3.1 min"``
+    (`practicum info` shows them)."""
+    head = text.split("(", 1)[0].split(";", 1)[0].strip()
+    return shorten(head or text, width)
+
+
+def wrap(text: str, indent: str = "", hang: str | None = None) -> list[str]:
+    """``text`` wrapped at :data:`WIDTH`; the first line starts with ``indent``, the rest
+    with ``hang`` (default: ``indent``). Long words are broken rather than overflow."""
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent if hang is None else hang,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
+
+
+# ---- choosing labs -------------------------------------------------------------------
+def select_labs(topic: str | None = None, course: str | None = None) -> list[Lab]:
+    """The labs of a topic and/or course, in display order; PracticumError for unknown names."""
+    if topic is not None and topic not in topics():
+        raise PracticumError(f"unknown topic {topic!r}; topics: {', '.join(topics())}")
+    if course is not None and course not in COURSES:
+        raise PracticumError(f"unknown course {course!r}; courses: {', '.join(COURSES)}")
+    labs = [
+        lab
+        for lab in all_labs().values()
+        if (topic is None or lab.topic == topic) and (course is None or course in lab.courses)
+    ]
+    if not labs:
+        which = " and ".join(
+            x for x in (topic and f"topic {topic}", course and f"course {course}") if x
+        )
+        raise PracticumError(f"no lab is in {which} (see `practicum list`)")
+    return labs
 
 
 # ---- commands ------------------------------------------------------------------------
+def lab_listing(labs: Iterable[Lab]) -> list[str]:
+    """The lines of `practicum list`: a header, then per topic a heading and one line per lab."""
+    labs = list(labs)
+    header = ["lab", "what it shows", "quick", "full"]
+    name_w = max(len(header[0]), *(len(lab.name) for lab in labs))
+    quick_w = max(
+        len(header[2]), *(len(brief_time(lab.time_quick, QUICK_TIME_WIDTH)) for lab in labs)
+    )
+    full_w = max(len(header[3]), *(len(brief_time(lab.time_full)) for lab in labs))
+    # Four columns, two spaces apart, the line indented by two.
+    summary_w = WIDTH - 2 - name_w - quick_w - full_w - 3 * 2
+    rows = [
+        [
+            lab.name,
+            shorten(lab.summary or lab.title, summary_w),
+            brief_time(lab.time_quick, QUICK_TIME_WIDTH),
+            brief_time(lab.time_full),
+        ]
+        for lab in labs
+    ]
+    table = fmt.text_table(rows, header).splitlines()
+    titles = topics()
+    lines = ["  " + line for line in table[:2]]
+    previous = None
+    for lab, line in zip(labs, table[2:], strict=True):
+        if lab.topic != previous:
+            lines += ["", shorten(f"{lab.topic} — {titles.get(lab.topic, lab.topic)}", WIDTH)]
+            previous = lab.topic
+        lines.append("  " + line)
+    return lines
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = []
-    for lab in all_labs().values():
-        targets = "; ".join(t.describe() for t in lab.targets)
-        rows.append([lab.name, lab.source, targets, lab.time_quick, lab.time_full])
-    print(_table(rows, ["lab", "source", "targets (full)", "quick", "full"]))
+    labs = select_labs(args.topic, args.course)
+    print("\n".join(lab_listing(labs)))
+    print(f"\n{len(labs)} labs; `practicum info LAB` for a lab's targets, config and record")
+    return 0
+
+
+# ---- practicum info ------------------------------------------------------------------
+def _class_comments(cls: type) -> dict[str, str]:
+    """Field -> comment in one class body: the comment beside the field, else the comment
+    block right above it (no blank line between)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):  # no source (built in a REPL, say): no comments
+        return {}
+    comments: dict[int, tuple[str, bool]] = {}  # line -> (text, beside code?)
+    code_lines: set[int] = set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            beside = tok.start[0] in code_lines
+            comments[tok.start[0]] = (tok.string.lstrip("#").strip(), beside)
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            code_lines.update(range(tok.start[0], tok.end[0] + 1))
+    body = ast.parse(source).body[0]
+    out = {}
+    for node in getattr(body, "body", []):
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        beside = [comments[n][0] for n in lines if n in comments and comments[n][1]]
+        if not beside:
+            n = node.lineno - 1
+            while n in comments and not comments[n][1]:
+                beside.insert(0, comments[n][0])
+                n -= 1
+        if beside:
+            out[node.target.id] = " ".join(beside)
+    return out
+
+
+def config_comments(config: type) -> dict[str, str]:
+    """Field -> the comment written beside it in the config class, or in the nearest base
+    class that has one (a subclass that only changes a default inherits the explanation)."""
+    out: dict[str, str] = {}
+    for cls in reversed(config.__mro__):
+        if dataclasses.is_dataclass(cls):
+            out.update(_class_comments(cls))
+    return out
+
+
+def type_name(typ: Any) -> str:
+    """A config field's type as a reader writes it: ``int``, ``tuple[int, ...]``, ``'a' | 'b'``."""
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in args)
+    if origin is not None:
+        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    if typ is type(None):
+        return "None"
+    return getattr(typ, "__name__", str(typ).removeprefix("typing."))
+
+
+def lab_file(lab: Lab) -> Path | None:
+    """The file that defines the lab's ``LAB``."""
+    package = importlib.import_module(f"practicum.labs.{lab.topic}")
+    for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        module = importlib.import_module(info.name)
+        found = getattr(module, "LAB", None)
+        if isinstance(found, Lab) and found.name == lab.name and module.__file__:
+            return Path(module.__file__)
+    return None
+
+
+def _relative(path: Path) -> str:
+    from practicum.records import project_root
+
+    root = project_root()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _field(label: str, text: str) -> list[str]:
+    """``label:   text``, the text wrapped in a column of its own (no label: continued)."""
+    return wrap(text, f"{label + ':' if label else '':<9} ", " " * 10)
+
+
+def _target_lines(targets: Sequence[Target]) -> list[str]:
+    width = max(len(t.describe()) for t in targets)
+    return [
+        line
+        for t in targets
+        for line in wrap(f"{t.describe():<{width}}  from {t.source}", "  ", " " * (width + 4))
+    ]
+
+
+def _config_lines(lab: Lab) -> list[str]:
+    full, quick = make_config(lab), make_config(lab, quick=True)
+    hints = typing.get_type_hints(lab.config)
+    comments = config_comments(lab.config)
+    lines = []
+    for f in dataclasses.fields(lab.config):
+        default, fast = getattr(full, f.name), getattr(quick, f.name)
+        head = f"{f.name}: {type_name(hints[f.name])} = {default!r}"
+        if fast != default:
+            head += f"   (--quick: {fast!r})"
+        lines += wrap(head, "  ", " " * 6)
+        if f.name in comments:
+            lines += wrap(comments[f.name], " " * 6)
+    return lines
+
+
+def _record_lines(lab: Lab) -> list[str]:
+    from practicum.records import is_clean, load_seeds, results_dir
+
+    path = results_dir() / f"{lab.name}.json"
+    if not path.is_file():
+        return ["run of record: none yet (`practicum record RUN_DIR` after a full run)"]
+    summary = json.loads(path.read_text())
+    env_path = results_dir() / lab.name / "env.json"
+    env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    mode = ", --quick" if summary.get("quick") else ""
+    about = (
+        f"seed {summary.get('seed')}{mode}, commit {fmt.short_commit(env)}, "
+        f"CPU {env.get('cpu', '–')}, {fmt.duration(summary.get('wall_time_s'))}"
+        f"{fmt.accelerator(env)}"
+    )
+    lines = wrap(f"run of record: {about}")
+    judged = summary.get("targets", [])
+    width = max((len(fmt.target(t)) for t in judged), default=0)
+    for t in judged:
+        verdict = "pass" if t.get("passed") else "FAIL"
+        lines += wrap(
+            f"{fmt.target(t):<{width}}  achieved {fmt.number(t.get('achieved'))}  {verdict}", "  "
+        )
+    if not is_clean(env):
+        lines += wrap(
+            "not made from a commit (uncommitted changes, or outside git): rerun it from a commit "
+            "to make it rerunnable",
+            "  ",
+        )
+    seeds = load_seeds(lab.name)
+    if seeds:
+        runs = seeds.get("runs", [])
+        lines += wrap(f"seeds: {', '.join(str(r.get('seed')) for r in runs)}", "  ")
+        for metric, st in seeds.get("stats", {}).items():
+            lines += wrap(
+                f"{metric}: mean {fmt.number(st['mean'])} ± {fmt.number(st['std'])} (sd), "
+                f"min {fmt.number(st['min'])}, max {fmt.number(st['max'])}, n = {st['n']}",
+                "  ",
+                "    ",
+            )
+    return lines
+
+
+def lab_info(lab: Lab) -> list[str]:
+    """The lines of `practicum info LAB`."""
+    from practicum.records import project_root
+
+    lines = wrap(f"{lab.name} — {lab.title}")
+    lines += _field("topic", f"{lab.topic} — {topics().get(lab.topic, lab.topic)}")
+    for i, course in enumerate(lab.courses or ("–",)):
+        lines += _field("courses" if i == 0 else "", f"{course}: {COURSES.get(course, '')}")
+    lines += _field("source", lab.source)
+    if lab.summary:
+        lines += _field("shows", lab.summary)
+    file = lab_file(lab)
+    if file is not None:
+        lines += _field("file", _relative(file))
+    doc = project_root() / "docs" / "labs" / f"{lab.name}.md"
+    if doc.is_file():
+        lines += _field("notes", _relative(doc))
+    lines += _field("time", f"quick {lab.time_quick}; full {lab.time_full}")
+    lines += ["", "targets (full run):", *_target_lines(lab.targets)]
+    if lab.quick_targets is None:
+        lines += ["targets (--quick): the same"]
+    else:
+        lines += ["targets (--quick):", *_target_lines(lab.quick_targets)]
+    lines += [
+        "",
+        "config (defaults: the full run; --quick values where they differ; --set KEY=VALUE):",
+    ]
+    lines += _config_lines(lab)
+    lines += ["", *_record_lines(lab)]
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    print("\n".join(lab_info(get_lab(args.lab))))
     return 0
 
 
@@ -61,9 +332,9 @@ def _result_rows(summary: dict[str, Any]) -> list[list[str]]:
                 summary["lab"],
                 t["metric"],
                 f"{t['op']} {t['value']:g}",
-                _fmt(t["achieved"]),
+                fmt.number(t["achieved"]),
                 "pass" if t["passed"] else "FAIL",
-                f"{summary['wall_time_s']:.1f} s",
+                fmt.duration(summary["wall_time_s"]),
             ]
         )
     return rows
@@ -84,14 +355,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.quiet = args.quiet or worker
     say = (lambda *_, **__: None) if worker else print
     if args.resume:
-        if args.lab or args.all or overrides or args.out:
+        if args.lab or args.all or overrides or args.out or args.topic or args.course:
             raise PracticumError("--resume takes the lab, config and folder from RUN_DIR alone")
         from practicum.launch import resume_lab
 
         summary, run_dir = resume_lab(
             args.resume, device=args.device_given, quiet=args.quiet, threads=args.threads
         )
-        say(_table(_result_rows(summary), RESULT_HEADER))
+        say(fmt.text_table(_result_rows(summary), RESULT_HEADER))
         say(f"run folder: {run_dir}")
         return 0 if summary["passed"] else EXIT_FAILED_TARGET
     if args.device_given is not None:
@@ -101,14 +372,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise PracticumError("give either a lab name or --all, not both")
         if overrides:
             raise PracticumError("--set applies to one lab; it cannot be used with --all")
-        labs = list(all_labs().values())
+        labs = select_labs(args.topic, args.course)
+    elif args.topic or args.course:
+        raise PracticumError("--topic and --course choose the labs of --all; add --all")
     elif args.lab:
         labs = [get_lab(args.lab)]
     else:
         raise PracticumError("name a lab to run, or --all (see `practicum list`)")
 
     # Check every config and the device before anything runs, so bad input costs nothing.
-    from practicum.lab import make_config
     from practicum.launch import check_out, resolve_device, resolve_threads
 
     def out_dir(lab_name: str) -> Path | None:
@@ -143,10 +415,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not summary["passed"]:
             failed.append(lab.name)
         if not args.all:
-            say(_table(_result_rows(summary), RESULT_HEADER))
+            say(fmt.text_table(_result_rows(summary), RESULT_HEADER))
             say(f"run folder: {run_dir}")
     if args.all:
-        say(_table(rows, RESULT_HEADER))
+        say(fmt.text_table(rows, RESULT_HEADER))
         say(f"{len(labs) - len(failed)} of {len(labs)} labs passed their targets")
     if failed:
         say(f"practicum: targets missed: {', '.join(failed)}", file=sys.stderr)
@@ -160,8 +432,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"lab {summary['lab']} ({mode}, seed {summary.get('seed')})")
     print(f"run folder: {args.run_dir}")
     for key, value in summary["metrics"].items():
-        print(f"  {key:<28} {_fmt(value)}")
-    print(_table(_result_rows(summary), RESULT_HEADER))
+        print(f"  {key:<28} {fmt.number(value)}")
+    print(fmt.text_table(_result_rows(summary), RESULT_HEADER))
     print(f"passed: {summary.get('passed')}   param_hash: {summary.get('param_hash')}")
     plots = sorted((Path(args.run_dir) / "plots").glob("*.png"))
     if plots:
@@ -185,41 +457,24 @@ def recheck(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def cmd_check(args: argparse.Namespace) -> int:
     summary = load_summary(args.run_dir)
     judged = recheck(summary)
-    print(_table(_result_rows({**summary, "targets": judged}), RESULT_HEADER))
+    print(fmt.text_table(_result_rows({**summary, "targets": judged}), RESULT_HEADER))
     ok = all(t["passed"] for t in judged)
     print("all targets met" if ok else "targets missed")
     return 0 if ok else EXIT_FAILED_TARGET
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from practicum.io import atomic_write_bytes
-    from practicum.readme import results_dir, write_readme_table
-    from practicum.report import write_records_markdown
+    from practicum import readme, records, report
 
-    run_dir = Path(args.run_dir)
-    summary = load_summary(run_dir)
-    if summary.get("quick") and not args.allow_quick:
-        raise PracticumError(
-            f"{run_dir} is a --quick run; results of record are full runs (--allow-quick to override)"
-        )
-    dest = results_dir()
-    lab = summary["lab"]
-    atomic_write_bytes(dest / f"{lab}.json", (run_dir / "summary.json").read_bytes())
-    plot_dest = dest / lab
-    # Old plots go (a plot the lab no longer draws must not linger); other files the
-    # folder holds (notes, extra summaries committed beside the record) stay.
-    for stale in plot_dest.glob("*.png"):
-        stale.unlink()
-    plots = sorted((run_dir / "plots").glob("*.png"))
-    for plot in plots:
-        atomic_write_bytes(plot_dest / plot.name, plot.read_bytes())
-    for extra in ("config.json", "env.json"):
-        if (run_dir / extra).is_file():
-            atomic_write_bytes(plot_dest / extra, (run_dir / extra).read_bytes())
-    write_readme_table()
-    write_records_markdown()
+    done = records.record(args.run_dirs, allow_quick=args.allow_quick)
+    readme.write_readme_table()
+    report.write_records_markdown()
+    root = records.project_root()
+    where = records.results_dir()
+    where = where.relative_to(root) if where.is_relative_to(root) else where
+    seeds = f" and {done.seeds} seeds ({where}/{done.lab}/seeds.json)" if done.seeds > 1 else ""
     print(
-        f"recorded {lab}: docs/results/{lab}.json and {len(plots)} plots; "
+        f"recorded {done.lab}: {where}/{done.lab}.json, {done.plots} plots{seeds}; "
         "README table and docs/reproducibility.md updated"
     )
     return 0
@@ -254,6 +509,12 @@ def cmd_debug(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_filters(p: argparse.ArgumentParser, only: str) -> None:
+    """``--topic`` and ``--course``: which labs ``list`` shows and ``run --all`` runs."""
+    p.add_argument("--topic", help=f"{only} the labs of this topic folder (e.g. vision)")
+    p.add_argument("--course", help=f"{only} the labs of this course ({', '.join(COURSES)})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="practicum",
@@ -261,12 +522,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    p = sub.add_parser("list", help="the registered labs and their targets")
+    p = sub.add_parser("list", help="the labs by topic: what each shows, quick and full times")
+    _add_filters(p, "only")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="one lab: targets and their sources, config, times, record")
+    p.add_argument("lab", help="lab name (see `practicum list`)")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("run", help="run a lab (or --all) and check its targets")
     p.add_argument("lab", nargs="?", help="lab name (see `practicum list`)")
     p.add_argument("--all", action="store_true", help="run every lab, then print a results table")
+    _add_filters(p, "with --all, only")
     p.add_argument("--quick", action="store_true", help="small embedded data, seconds per lab")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -296,8 +563,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("record", help="make a full run a result of record (docs/results/)")
-    p.add_argument("run_dir")
+    p = sub.add_parser(
+        "record",
+        help="make a full run the result of record (docs/results/); further runs: other seeds",
+    )
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="the run of record, then other seeds of its lab and config",
+    )
     p.add_argument("--allow-quick", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_record)
 
@@ -338,8 +613,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("practicum: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `practicum list | head`: the reader left; not an error
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

@@ -3,16 +3,23 @@
 ``practicum report`` reads finished run folders (those with a ``summary.json``), or with
 ``--records`` the runs of record committed in ``docs/results/``, and writes
 
-* ``report/index.html`` -- one table row per registered lab: source, targets, achieved values,
-  pass/fail, seed, quick/full, wall time and git commit;
-* ``report/<lab>.html`` -- that run's config, metrics, targets, plots and environment, with the
-  command that reproduces it;
+* ``report/index.html`` -- every registered lab, grouped by topic: source, targets, achieved
+  values, pass/fail, seed, quick/full, wall time, CPU and device, and git commit;
+* ``report/<lab>.html`` -- that run's config, metrics, targets, plots, environment and (for a
+  record made over several seeds) each seed's result and their spread, the command that
+  reproduces it, and the lab's notes (``docs/labs/<lab>.md``); a lab without a run gets a page
+  with its targets and notes;
 * ``report/<lab>/*.png`` -- copies of the plots, so the folder is self-contained and opens from
   disk without a server;
-* ``docs/reproducibility.md`` -- the same table in Markdown, for the repository.
+* ``docs/reproducibility.md`` -- the same tables in Markdown, for the repository.
 
-The pages are plain HTML with inline CSS: no JavaScript, no fonts or styles from the network.
-Every piece of text from a run folder is escaped before it goes into a page.
+A record whose ``env.json`` names a ``+dirty`` commit is marked as made from uncommitted code,
+not yet rerun from a clean commit: the code that produced it is not in the repository.
+
+Every page is rendered from the Jinja2 templates in ``practicum/templates/`` with autoescaping,
+so text from a run folder can never become markup; the one piece of HTML that is not escaped is
+the lab notes, which Python-Markdown renders from the repository's own ``docs/labs/``. The
+pages are plain HTML with inline CSS: no JavaScript, no fonts or styles from the network.
 """
 
 from __future__ import annotations
@@ -22,33 +29,48 @@ import dataclasses
 import json
 import shlex
 import shutil
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
+from functools import cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
+from practicum import format as fmt
 from practicum.errors import PracticumError
 from practicum.io import atomic_write_bytes, atomic_write_text, read_json
-from practicum.lab import Lab, all_labs, make_config
+from practicum.lab import COURSES, Lab, all_labs, make_config, topics
+from practicum.readme import seed_spread
+from practicum.records import load_seeds, project_root, results_dir
 from practicum.run import load_summary
+
+if TYPE_CHECKING:
+    import jinja2
+
+DIRTY_NOTE = "made from uncommitted code: not yet rerun from a clean commit"
 
 
 @dataclass
 class RunRecord:
-    """Everything the report shows about one finished run folder."""
+    """Everything the report shows about one finished run folder (or one run of record)."""
 
     dir: Path
     summary: dict[str, Any]
     config: dict[str, Any] | None  # config.json, if the run wrote one
     env: dict[str, Any] | None  # env.json, if the run wrote one
     plots: list[Path]
+    of_record: bool = False  # read from docs/results/ by --records
+    seeds: dict[str, Any] | None = None  # the record's seeds.json, when it has one
 
     @property
     def lab(self) -> str:
         return str(self.summary["lab"])
+
+    @property
+    def dirty(self) -> bool:
+        """A run of record made from uncommitted changes (its commit ends in ``+dirty``)."""
+        commit = (self.env or {}).get("git_commit")
+        return self.of_record and str(commit or "").endswith("+dirty")
 
 
 # ---- finding and reading runs ----------------------------------------------------------
@@ -62,6 +84,7 @@ def _optional_json(path: Path) -> dict[str, Any] | None:
 
 
 def load_run(run_dir: str | Path) -> RunRecord:
+    """A finished run folder: its summary (required), config, environment and plots."""
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)  # one-line PracticumError if it is missing or bad
     return RunRecord(
@@ -73,9 +96,17 @@ def load_run(run_dir: str | Path) -> RunRecord:
     )
 
 
+def _seeds(lab: str, results: Path) -> dict[str, Any] | None:
+    try:
+        return load_seeds(lab, results)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise PracticumError(f"{results / lab / 'seeds.json'} is not valid JSON: {exc}") from None
+
+
 def load_records(results: str | Path) -> list[RunRecord]:
     """The runs of record: ``<lab>.json`` (a run's summary) with its config, env and plots in
-    ``<lab>/``, as ``practicum record`` lays them out in docs/results/."""
+    ``<lab>/`` (and ``seeds.json`` when several seeds were recorded), as ``practicum record``
+    lays them out in docs/results/."""
     results = Path(results)
     records = []
     for path in sorted(results.glob("*.json")):
@@ -87,6 +118,8 @@ def load_records(results: str | Path) -> list[RunRecord]:
                 config=_optional_json(folder / "config.json"),
                 env=_optional_json(folder / "env.json"),
                 plots=sorted(folder.glob("*.png")),
+                of_record=True,
+                seeds=_seeds(path.stem, results),
             )
         )
     if not records:
@@ -136,41 +169,131 @@ def collect_runs(run_dirs: Sequence[str | Path], runs_root: str | Path) -> list[
     return records
 
 
-# ---- formatting ------------------------------------------------------------------------
-def format_number(value: Any) -> str:
-    if value is None:
+# ---- what a row and a page show ---------------------------------------------------------
+def cpu_model(env: Mapping[str, Any] | None) -> str:
+    """The CPU model of env.json without trademark signs: ``Intel Xeon``, ``AMD EPYC``."""
+    cpu = str((env or {}).get("cpu") or "").strip()
+    if not cpu:
         return "–"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    for mark in ("(R)", "(TM)", "(tm)", " Processor", " CPU"):
+        cpu = cpu.replace(mark, "")
+    return " ".join(cpu.split())
 
 
-def format_seconds(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return "–"
-    if seconds < 90:
-        return f"{seconds:.1f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+def device_text(env: Mapping[str, Any] | None) -> str:
+    """``cpu``, or ``cuda on H100`` for a run on a GPU; ``–`` when not recorded."""
+    device = (env or {}).get("device")
+    return f"{device}{fmt.accelerator(env)}" if device else "–"
 
 
-def short_commit(env: dict[str, Any] | None) -> str:
-    commit = (env or {}).get("git_commit")
-    if not commit:
-        return "–"
-    sha, _, dirty = str(commit).partition("+")
-    return sha[:10] + (f"+{dirty}" if dirty else "")
+def _achieved_text(t: Mapping[str, Any]) -> str:
+    return f"{fmt.number(t.get('achieved'))} ({'pass' if t.get('passed') else 'FAIL'})"
 
 
-def _target_text(t: dict[str, Any]) -> str:
-    return f"{t['metric']} {t['op']} {t['value']:g}"
+def _spread_lines(rec: RunRecord) -> list[str]:
+    """``metric: mean ± std over n seeds`` for each metric of a record's seeds.json."""
+    stats = (rec.seeds or {}).get("stats", {})
+    return [f"{metric}: {seed_spread(s)}" for metric, s in stats.items()]
 
 
-def _achieved_text(t: dict[str, Any]) -> str:
-    return f"{format_number(t.get('achieved'))} ({'pass' if t.get('passed') else 'FAIL'})"
+@dataclass
+class Row:
+    """One lab in the index and docs/reproducibility.md, as text (the templates mark it up)."""
+
+    name: str
+    page: str
+    source: str
+    targets: list[str]
+    run: bool  # False: a registered lab with no run
+    achieved: list[str] = field(default_factory=list)
+    spread: list[str] = field(default_factory=list)  # statistics over seeds, if recorded
+    seeds: int = 1  # seeds recorded (seeds.json)
+    passed: bool = False
+    seed: str = "–"
+    mode: str = "–"
+    wall_time: str = "–"
+    cpu: str = "–"
+    device: str = "–"
+    commit: str = "–"
+    dirty: bool = False
+
+
+def _row(name: str, lab: Lab | None, rec: RunRecord | None) -> Row:
+    source = lab.source if lab else "(not registered)"
+    if rec is None:
+        targets = [t.describe() for t in lab.targets] if lab else []
+        return Row(name=name, page=page_name(name), source=source, targets=targets, run=False)
+    s = rec.summary
+    return Row(
+        name=name,
+        page=page_name(name),
+        source=source,
+        targets=[fmt.target(t) for t in s["targets"]],
+        run=True,
+        achieved=[_achieved_text(t) for t in s["targets"]],
+        spread=_spread_lines(rec),
+        seeds=len((rec.seeds or {}).get("runs", [])) or 1,
+        passed=bool(s.get("passed")),
+        seed=fmt.number(s.get("seed")),
+        mode="quick" if s.get("quick") else "full",
+        wall_time=fmt.duration(s.get("wall_time_s")),
+        cpu=cpu_model(rec.env),
+        device=device_text(rec.env),
+        commit=fmt.short_commit(rec.env),
+        dirty=rec.dirty,
+    )
+
+
+@dataclass
+class Topic:
+    """A topic's heading and its rows."""
+
+    name: str
+    title: str
+    rows: list[Row]
+
+
+def topic_groups(records: Sequence[RunRecord], labs: Mapping[str, Lab]) -> list[Topic]:
+    """Every registered lab, by topic in display order, then runs of labs no longer registered."""
+    by_lab = {rec.lab: rec for rec in records}
+    groups = [
+        Topic(
+            name=topic,
+            title=title,
+            rows=[_row(n, lab, by_lab.get(n)) for n, lab in labs.items() if lab.topic == topic],
+        )
+        for topic, title in topics().items()
+    ]
+    orphans = sorted(set(by_lab) - set(labs))
+    if orphans:
+        rows = [_row(name, None, by_lab[name]) for name in orphans]
+        groups.append(
+            Topic(name="unregistered", title="runs of labs no longer registered", rows=rows)
+        )
+    return [g for g in groups if g.rows]
+
+
+def page_name(lab: str) -> str:
+    return f"{lab}.html"
+
+
+def lab_notes(lab: str) -> str | None:
+    """``docs/labs/<lab>.md`` as HTML, its first heading (the file's title) left out."""
+    path = project_root() / "docs" / "labs" / f"{lab}.md"
+    if not path.is_file():
+        return None
+    import markdown
+
+    lines = path.read_text().strip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    # The page's own headings are h1 and h2; a note's "##" becomes an h3 below them.
+    return markdown.markdown(
+        "\n".join(lines),
+        extensions=["tables", "fenced_code", "sane_lists", "toc"],
+        extension_configs={"toc": {"baselevel": 2}},
+        output_format="html",
+    )
 
 
 def _config_value_arg(value: Any) -> str:
@@ -204,290 +327,166 @@ def reproduce_command(rec: RunRecord, lab: Lab | None) -> str:
     return shlex.join(parts)
 
 
-# ---- HTML ------------------------------------------------------------------------------
-CSS = """
-:root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --zebra: #f6f8fa;
-        --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #cf222e; --fail-bg: #ffebe9;
-        --none: #6e7781; --link: #0969da; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--ink); background: #fff; line-height: 1.5;
-       font: 15px/1.5 -apple-system, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; }
-main { max-width: 1200px; margin: 0 auto; padding: 24px 32px 48px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
-p.lead { color: var(--muted); margin: 0 0 16px; }
-a { color: var(--link); text-decoration: none; }
-a:hover { text-decoration: underline; }
-nav { font-size: 14px; margin-bottom: 12px; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
-h1 code { font-size: inherit; }
-td code, .nowrap { white-space: nowrap; }
-pre { background: var(--zebra); border: 1px solid var(--line); border-radius: 6px;
-      padding: 10px 12px; overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 14px; }
-th, td { border: 1px solid var(--line); padding: 6px 10px; text-align: left; vertical-align: top; }
-th { background: var(--zebra); font-weight: 600; }
-tbody tr:nth-child(even) { background: #fbfcfd; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.kv { width: auto; min-width: 50%; }
-table.kv th { width: 16em; }
-.badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px;
-         font-weight: 600; white-space: nowrap; }
-.pass { color: var(--pass); background: var(--pass-bg); }
-.fail { color: var(--fail); background: var(--fail-bg); }
-.none { color: var(--none); background: var(--zebra); }
-tr.not-run td { color: var(--none); }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 20px;
-         align-items: start; }
-figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; }
-figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-figcaption { text-align: center; color: var(--muted); font-size: 13px; margin-top: 4px; }
-footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
-"""
+def _shown_path(path: Path) -> str:
+    """A folder inside the project relative to its root (``docs/results/mnist-cnn``)."""
+    root = project_root()
+    if path.is_absolute() and path.is_relative_to(root):
+        return str(path.relative_to(root))
+    return str(path)
 
 
-def _badge(passed: bool | None) -> str:
-    if passed is None:
-        return '<span class="badge none">not run</span>'
-    return (
-        '<span class="badge pass">pass</span>' if passed else '<span class="badge fail">FAIL</span>'
+def _value_text(value: Any) -> str:
+    """A config or environment value as it reads in JSON (strings as they are)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# ---- rendering ----------------------------------------------------------------------------
+@cache
+def _templates() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("practicum", "templates"),
+        # HTML is escaped; the Markdown report escapes its table cells with the `md` filter.
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
-
-
-def _page(title: str, body: str, generated: str) -> str:
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n"
-        f"<footer>Generated by <code>practicum report</code> at {escape(generated)}.</footer>\n"
-        "</main>\n</body>\n</html>\n"
+    env.filters.update(
+        number=fmt.number,
+        duration=fmt.duration,
+        commit=lambda sha: fmt.short_commit({"git_commit": sha}),
+        json=_value_text,
+        md=_md,
     )
+    env.globals.update(dirty_note=DIRTY_NOTE)
+    return env
 
 
-def _lines(texts: Iterable[str]) -> str:
-    """One entry per line in a table cell; an entry itself is never broken."""
-    return "<br>".join(f'<span class="nowrap">{escape(t)}</span>' for t in texts)
-
-
-def _kv_table(items: Iterable[tuple[str, Any]], css_id: str, prose: Iterable[str] = ()) -> str:
-    """A two-column table; values are shown as code, except for the keys in ``prose``."""
-    prose = set(prose)
-    rows = []
-    for key, value in items:
-        text = value if isinstance(value, str) else json.dumps(value)
-        css = "" if key in prose else " class='mono'"
-        rows.append(f"<tr><th>{escape(str(key))}</th><td{css}>{escape(text)}</td></tr>")
-    if not rows:
-        return "<p>not recorded</p>"
-    return f'<table class="kv" id="{css_id}"><tbody>{"".join(rows)}</tbody></table>'
-
-
-def page_name(lab: str) -> str:
-    return f"{lab}.html"
-
-
-def render_index(records: list[RunRecord], labs: dict[str, Lab], generated: str) -> str:
-    by_lab = {rec.lab: rec for rec in records}
-    # Registered labs in course order, then any run of a lab that is no longer registered.
-    names = [*labs, *sorted(set(by_lab) - set(labs))]
-    rows = []
-    for name in names:
-        lab = labs.get(name)
-        rec = by_lab.get(name)
-        source = lab.source if lab else "(not registered)"
-        if rec is None:
-            targets = _lines(t.describe() for t in lab.targets) if lab else ""
-            cells = [
-                f"<code>{escape(name)}</code>",
-                escape(source),
-                targets,
-                "–",
-                _badge(None),
-                "–",
-                "–",
-                "–",
-                "–",
-            ]
-            rows.append('<tr class="not-run"><td>' + "</td><td>".join(cells) + "</td></tr>")
-            continue
-        s = rec.summary
-        cells = [
-            f'<a href="{quote(page_name(name))}"><code>{escape(name)}</code></a>',
-            escape(source),
-            _lines(_target_text(t) for t in s["targets"]),
-            _lines(_achieved_text(t) for t in s["targets"]),
-            _badge(bool(s.get("passed"))),
-            escape(format_number(s.get("seed"))),
-            "quick" if s.get("quick") else "full",
-            escape(format_seconds(s.get("wall_time_s"))),
-            f'<span class="mono">{escape(short_commit(rec.env))}</span>',
-        ]
-        classes = ["", "", "", "num", "", "num", "", "num", ""]
-        tds = "".join(
-            f'<td class="{c}">{x}</td>' if c else f"<td>{x}</td>"
-            for c, x in zip(classes, cells, strict=True)
-        )
-        rows.append(f'<tr class="run" data-lab="{escape(name)}">{tds}</tr>')
-    header = [
-        "lab",
-        "source",
-        "target(s)",
-        "achieved",
-        "result",
-        "seed",
-        "mode",
-        "wall time",
-        "git commit",
-    ]
+def _lead(records: Sequence[RunRecord], labs: Mapping[str, Lab], of_record: bool) -> str:
     passed = sum(1 for rec in records if rec.summary.get("passed"))
-    body = (
-        "<h1>practicum: reproducibility report</h1>\n"
-        f'<p class="lead">The newest finished run of each lab: {passed} of {len(records)} '
-        f"runs met their targets; {len(labs)} labs are registered. Open a lab for its config, "
-        "metrics, plots and environment.</p>\n"
-        '<table id="labs"><thead><tr>'
-        + "".join(f"<th>{escape(h)}</th>" for h in header)
-        + "</tr></thead>\n<tbody>\n"
-        + "\n".join(rows)
-        + "\n</tbody></table>"
-    )
-    return _page("practicum: reproducibility report", body, generated)
-
-
-def render_lab_page(rec: RunRecord, lab: Lab | None, plot_dir: str, generated: str) -> str:
-    s = rec.summary
-    title = lab.title if lab else rec.lab
-    mode = "quick" if s.get("quick") else "full"
-    facts = [
-        ("source", lab.source if lab else "(not registered)"),
-        ("run folder", str(rec.dir)),
-        ("seed", format_number(s.get("seed"))),
-        ("mode", mode),
-        ("wall time", format_seconds(s.get("wall_time_s"))),
-        ("param_hash", str(s.get("param_hash", "–"))),
-        ("git commit", str((rec.env or {}).get("git_commit") or "–")),
-    ]
-    target_rows = "".join(
-        "<tr>"
-        f"<td><code>{escape(t['metric'])}</code></td>"
-        f"<td class='num'>{escape(t['op'])} {escape(format(t['value'], 'g'))}</td>"
-        f"<td class='num'>{escape(format_number(t.get('achieved')))}</td>"
-        f"<td>{_badge(bool(t.get('passed')))}</td>"
-        f"<td>{escape(str(t.get('source', '')))}</td>"
-        "</tr>"
-        for t in s["targets"]
-    )
-    metric_rows = "".join(
-        f"<tr><td><code>{escape(str(k))}</code></td>"
-        f"<td class='num'>{escape(format_number(v))}</td></tr>"
-        for k, v in s["metrics"].items()
-    )
-    config = (rec.config or {}).get("config")
-    figures = "".join(
-        f'<figure><img src="{quote(plot_dir)}/{quote(p.name)}" alt="{escape(p.stem)} plot">'
-        f"<figcaption>{escape(p.name)}</figcaption></figure>"
-        for p in rec.plots
-    )
-    body = (
-        '<nav><a href="index.html">← all labs</a></nav>\n'
-        f"<h1><code>{escape(rec.lab)}</code> {_badge(bool(s.get('passed')))}</h1>\n"
-        f'<p class="lead">{escape(title)}'
-        + (f" — {escape(lab.summary)}" if lab and lab.summary else "")
-        + "</p>\n"
-        + _kv_table(facts, "run", prose=("source", "mode", "wall time"))
-        + "<h2>Reproduce</h2>\n"
-        f"<pre><code>{escape(reproduce_command(rec, lab))}</code></pre>\n"
-        "<h2>Targets</h2>\n"
-        '<table id="targets"><thead><tr><th>metric</th><th>target</th><th>achieved</th>'
-        f"<th>result</th><th>source of the target</th></tr></thead><tbody>{target_rows}"
-        "</tbody></table>\n"
-        "<h2>Metrics</h2>\n"
-        '<table class="kv" id="metrics"><thead><tr><th>metric</th><th>value</th></tr></thead>'
-        f"<tbody>{metric_rows}</tbody></table>\n"
-        "<h2>Plots</h2>\n"
-        + (f'<div class="plots">{figures}</div>\n' if figures else "<p>no plots</p>\n")
-        + "<h2>Config</h2>\n"
-        + (
-            _kv_table(config.items(), "config")
-            if isinstance(config, dict)
-            else "<p>not recorded</p>"
+    if of_record:
+        dirty = sum(1 for rec in records if rec.dirty)
+        return (
+            f"The run of record of each lab, from docs/results/: {passed} of {len(records)} "
+            f"records met their targets; {len(labs)} labs are registered; {dirty} records were "
+            f"{DIRTY_NOTE}."
         )
-        + "\n<h2>Environment</h2>\n"
-        + (_kv_table(rec.env.items(), "env") if rec.env else "<p>not recorded</p>")
-    )
-    return _page(f"practicum: {rec.lab}", body, generated)
-
-
-# ---- Markdown --------------------------------------------------------------------------
-def _md(text: str) -> str:
-    """A Markdown table cell: no pipes or line breaks of its own."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def machine_note(env: dict[str, Any] | None) -> str:
-    """' on H100' for a run on a GPU (from its env.json), else ''."""
-    if not env or not str(env.get("device", "cpu")).startswith("cuda"):
-        return ""
-    return " on " + str(env.get("gpu", "GPU")).removeprefix("NVIDIA ").split()[0]
-
-
-def markdown_table(records: list[RunRecord], labs: dict[str, Lab]) -> str:
-    by_lab = {rec.lab: rec for rec in records}
-    lines = [
-        "| lab | source | target(s) | achieved | result | seed | mode | wall time | git commit |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name in [*labs, *sorted(set(by_lab) - set(labs))]:
-        lab = labs.get(name)
-        rec = by_lab.get(name)
-        source = _md(lab.source if lab else "(not registered)")
-        if rec is None:
-            targets = "<br>".join(_md(t.describe()) for t in lab.targets) if lab else ""
-            lines.append(f"| `{name}` | {source} | {targets} | – | not run | – | – | – | – |")
-            continue
-        s = rec.summary
-        targets = "<br>".join(_md(_target_text(t)) for t in s["targets"])
-        achieved = "<br>".join(_md(_achieved_text(t)) for t in s["targets"])
-        result = "✅ pass" if s.get("passed") else "❌ FAIL"
-        mode = "quick" if s.get("quick") else "full"
-        lines.append(
-            f"| `{name}` | {source} | {targets} | {achieved} | {result} "
-            f"| {format_number(s.get('seed'))} | {mode} "
-            f"| {format_seconds(s.get('wall_time_s'))}{machine_note(rec.env)} "
-            f"| `{short_commit(rec.env)}` |"
-        )
-    return "\n".join(lines)
-
-
-def render_markdown(records: list[RunRecord], labs: dict[str, Lab], of_record: bool = False) -> str:
-    which = (
-        "The run of record of each lab, read from `docs/results/` by `practicum report --records`"
-        if of_record
-        else "The newest finished run of each lab, as found by `practicum report`"
-    )
     return (
-        "# Reproducibility report\n\n"
-        "<!-- generated by `practicum report`; do not edit -->\n\n"
-        f"{which} (seed, quick or full, wall time on the machine that ran it, and the git "
-        "commit from the run's `env.json`). `practicum report` also builds a browsable site in "
-        "`report/` with each run's config, metrics, plots and environment.\n\n"
-        f"{markdown_table(records, labs)}\n"
+        f"The newest finished run of each lab: {passed} of {len(records)} runs met their "
+        f"targets; {len(labs)} labs are registered."
     )
 
 
-# ---- building the site -----------------------------------------------------------------
-def default_docs_path() -> Path:
-    from practicum.readme import project_root
+def render_index(
+    records: Sequence[RunRecord], labs: Mapping[str, Lab], generated: str, of_record: bool = False
+) -> str:
+    """``index.html``: every lab by topic, each row linking to its page."""
+    return (
+        _templates()
+        .get_template("index.html")
+        .render(
+            title="practicum: reproducibility report",
+            lead=_lead(records, labs, of_record),
+            groups=topic_groups(records, labs),
+            any_dirty=any(rec.dirty for rec in records),
+            generated=generated,
+        )
+    )
 
+
+def render_lab_page(
+    rec: RunRecord | None, lab: Lab | None, plot_dir: str, generated: str, notes: str | None = None
+) -> str:
+    """``<lab>.html``: one run (or, with ``rec`` None, a registered lab not yet run)."""
+    from markupsafe import Markup
+
+    if rec is None and lab is None:
+        raise ValueError("a lab page needs a run or a registered lab")
+    name = rec.lab if rec is not None else lab.name
+    row = _row(name, lab, rec)
+    facts: list[tuple[str, str]] = [("source", row.source)]
+    if lab is not None:
+        facts.append(("topic", f"{lab.topic} — {topics().get(lab.topic, lab.topic)}"))
+        if lab.courses:
+            facts.append(("courses", "; ".join(COURSES[c] for c in lab.courses)))
+    if rec is None:
+        command = shlex.join(["practicum", "run", name])
+        config = dataclasses.asdict(lab.config()) if lab is not None else None
+        metrics: dict[str, Any] = {}
+        env = None
+        targets = [t.judge({}) for t in lab.targets] if lab else []  # no achieved values
+    else:
+        s = rec.summary
+        facts += [
+            ("run folder", _shown_path(rec.dir)),
+            ("seed", row.seed),
+            ("mode", row.mode),
+            ("wall time", row.wall_time),
+            ("CPU", str((rec.env or {}).get("cpu") or "–")),
+            ("device", row.device),
+            ("param_hash", str(s.get("param_hash", "–"))),
+            ("git commit", str((rec.env or {}).get("git_commit") or "–")),
+        ]
+        command = reproduce_command(rec, lab)
+        config = (rec.config or {}).get("config")
+        metrics = s["metrics"]
+        env = rec.env
+        targets = s["targets"]
+    return (
+        _templates()
+        .get_template("lab.html")
+        .render(
+            title=f"practicum: {name}",
+            name=name,
+            lab=lab,
+            rec=rec,
+            row=row,
+            facts=facts,
+            command=command,
+            targets=targets,
+            metrics=metrics,
+            seeds=rec.seeds if rec is not None else None,
+            plots=[f"{plot_dir}/{p.name}" for p in rec.plots] if rec is not None else [],
+            # Rendered from the repository's own docs/labs/, never from a run folder.
+            notes=Markup(notes) if notes is not None else None,
+            config=config if isinstance(config, dict) else None,
+            env=env,
+            generated=generated,
+        )
+    )
+
+
+def _md(text: Any) -> str:
+    """A Markdown table cell: no pipes or line breaks of its own."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(
+    records: Sequence[RunRecord], labs: Mapping[str, Lab], of_record: bool = False
+) -> str:
+    """``docs/reproducibility.md``: the index's tables, and each record's seeds, in Markdown."""
+    return (
+        _templates()
+        .get_template("reproducibility.md")
+        .render(
+            groups=topic_groups(records, labs),
+            of_record=of_record,
+            any_dirty=any(rec.dirty for rec in records),
+            seeded=[rec for rec in records if rec.seeds],
+        )
+    )
+
+
+# ---- building the site ---------------------------------------------------------------------
+def default_docs_path() -> Path:
     return project_root() / "docs" / "reproducibility.md"
 
 
 def write_records_markdown() -> Path:
     """Rewrite docs/reproducibility.md from docs/results/ (after `practicum record`)."""
-    from practicum.readme import results_dir
-
     path = default_docs_path()
     atomic_write_text(path, render_markdown(load_records(results_dir()), all_labs(), True))
     return path
@@ -500,7 +499,7 @@ def build_report(
     docs_md: str | Path | None = None,
     records_from: str | Path | None = None,
 ) -> list[RunRecord]:
-    """Write the site into ``out`` (and the Markdown table to ``docs_md`` unless None), from
+    """Write the site into ``out`` (and the Markdown tables to ``docs_md`` unless None), from
     the runs found under ``runs_root`` or, with ``records_from``, from the runs of record."""
     if records_from is not None:
         records = load_records(records_from)
@@ -511,16 +510,19 @@ def build_report(
         raise PracticumError(f"--out {out} exists and is not a folder")
     labs = all_labs()
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    for rec in records:
+    by_lab = {rec.lab: rec for rec in records}
+    for name in [*labs, *sorted(set(by_lab) - set(labs))]:
+        rec = by_lab.get(name)
         # The plots folder is rebuilt so a plot a lab no longer draws does not linger.
-        plot_dir = out / rec.lab
+        plot_dir = out / name
         if plot_dir.is_dir():
             shutil.rmtree(plot_dir)
-        for plot in rec.plots:
+        for plot in rec.plots if rec is not None else []:
             atomic_write_bytes(plot_dir / plot.name, plot.read_bytes())
-        page = render_lab_page(rec, labs.get(rec.lab), rec.lab, generated)
-        atomic_write_text(out / page_name(rec.lab), page)
-    atomic_write_text(out / "index.html", render_index(records, labs, generated))
+        page = render_lab_page(rec, labs.get(name), name, generated, lab_notes(name))
+        atomic_write_text(out / page_name(name), page)
+    index = render_index(records, labs, generated, of_record=records_from is not None)
+    atomic_write_text(out / "index.html", index)
     if docs_md is not None:
         atomic_write_text(docs_md, render_markdown(records, labs, records_from is not None))
     return records
@@ -531,8 +533,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     docs_md = None if args.no_docs else (args.docs_md or default_docs_path())
     records_from = None
     if args.records:
-        from practicum.readme import results_dir
-
         if args.run_dirs:
             raise PracticumError("--records reads docs/results/; do not name run folders too")
         records_from = results_dir()

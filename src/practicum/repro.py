@@ -89,7 +89,12 @@ def param_hash(params: Any) -> str:
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
-    """The current git commit of the project (``+dirty`` if the tree has changes), or None."""
+    """The current git commit of the project, or None outside a clone.
+
+    ``+dirty`` is appended when tracked files differ from that commit (staged or not), so the
+    commit alone would not reproduce the run. Untracked files (run folders, scratch notes) do
+    not count: the code that ran is all tracked. ``practicum record`` refuses ``+dirty`` runs.
+    """
     cwd = cwd or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -110,6 +115,7 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 
 def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``'s model name): results are bit-identical per machine."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

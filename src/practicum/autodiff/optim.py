@@ -2,12 +2,15 @@
 
 Updates happen in place on ``p.data`` and record no graph. The formulas follow PyTorch
 exactly (including where ε enters Adam) so the diy-vs-torch lab can compare step by step.
+``state_dict()`` / ``load_state_dict()`` save and restore the hyperparameters and the
+per-parameter buffers (copies, bit for bit), so a resumed run takes the same next step.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +29,27 @@ class Optimizer:
 
     def step(self) -> None:
         raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _buffers(self, name: str, arrays: Sequence[Any], allow_none: bool = False) -> list[Any]:
+        """Copies of saved per-parameter buffers, checked against the parameters' shapes."""
+        if len(arrays) != len(self.params):
+            raise ValueError(f"{name}: {len(arrays)} buffers for {len(self.params)} parameters")
+        out: list[Any] = []
+        for i, (p, a) in enumerate(zip(self.params, arrays, strict=True)):
+            if a is None and allow_none:
+                out.append(None)
+                continue
+            value = np.array(a, dtype=p.dtype, copy=True)
+            if value.shape != p.shape:
+                raise ValueError(f"{name}[{i}]: shape {value.shape}, parameter has {p.shape}")
+            out.append(value)
+        return out
 
 
 class SGD(Optimizer):
@@ -56,6 +80,20 @@ class SGD(Optimizer):
                     v += g
                 g = v
             p.data -= self.lr * g
+
+    def state_dict(self) -> dict[str, Any]:
+        velocity = [None if v is None else v.copy() for v in self.velocity]
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "velocity": velocity,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.velocity = self._buffers("velocity", state["velocity"], allow_none=True)
+        self.lr, self.momentum = state["lr"], state["momentum"]
+        self.weight_decay = state["weight_decay"]
 
 
 class Adam(Optimizer):
@@ -103,3 +141,19 @@ class Adam(Optimizer):
             np.divide(m, scratch, out=scratch)
             scratch *= step_size
             p.data -= scratch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": tuple(self.betas),
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "t": self.t,
+            "m": [m.copy() for m in self.m],
+            "v": [v.copy() for v in self.v],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.m, self.v = self._buffers("m", state["m"]), self._buffers("v", state["v"])
+        self.lr, self.betas = state["lr"], (float(state["betas"][0]), float(state["betas"][1]))
+        self.eps, self.weight_decay, self.t = state["eps"], state["weight_decay"], int(state["t"])

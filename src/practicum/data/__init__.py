@@ -1,4 +1,5 @@
-"""Datasets: verified raw files (``store``), image loaders (``vision``), fast batching.
+"""Datasets: verified raw files (``store``), image loaders (``vision``), fast batching,
+digit images as grey values for the generative labs (``digits``).
 
 The two names most labs need::
 
@@ -17,6 +18,7 @@ from practicum.data.batching import (
     to_float_images,
     train_val_split,
 )
+from practicum.data.digits import DigitImages, binarise, load_digit_images
 from practicum.data.store import DataFile, cache_dir, fetch
 from practicum.data.vision import (
     ImageData,
@@ -29,15 +31,18 @@ from practicum.data.vision import (
 
 __all__ = [
     "DataFile",
+    "DigitImages",
     "ImageData",
     "augment",
     "batch_indices",
+    "binarise",
     "cache_dir",
     "channel_stats",
     "cutout",
     "fetch",
     "load_cifar",
     "load_cifar10_jpeg",
+    "load_digit_images",
     "load_image_folder",
     "load_mnist",
     "parse_idx",

@@ -53,7 +53,12 @@ def batch_indices(
     shuffle: bool = True,
     drop_last: bool = False,
 ) -> Iterator[torch.Tensor]:
-    """Index batches covering ``range(n)`` once: a fresh permutation if ``shuffle``."""
+    """Index batches covering ``range(n)`` once: a fresh permutation if ``shuffle``.
+
+    The permutation is one ``torch.randperm(n, generator=generator)`` per call (one per
+    epoch), cut into consecutive batches; with ``drop_last`` the final short batch is left
+    out, so every batch has ``batch_size`` indices and ``n % batch_size`` indices sit out.
+    """
     if batch_size < 1:
         raise PracticumError(f"batch_size must be >= 1, got {batch_size}")
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)

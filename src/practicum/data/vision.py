@@ -1,4 +1,4 @@
-"""Image datasets as uint8 tensors: MNIST, Fashion-MNIST, CIFAR-10/100 and image folders.
+"""Image datasets as uint8 tensors: MNIST, Fashion-MNIST, 8x8 digits, CIFAR-10/100, image folders.
 
 Each loader verifies its raw files (:func:`practicum.data.store.fetch`), decodes them once,
 and keeps the decoded arrays as an ``.npz`` file in the cache, named after the checksums of
@@ -190,6 +190,33 @@ def load_mnist(
         torch.from_numpy(arrays["y_train"].astype(np.int64)),
         torch.from_numpy(arrays["x_test"]),
         torch.from_numpy(arrays["y_test"].astype(np.int64)),
+    )
+
+
+def load_digits_uint8() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 8x8 digits as uint8 (0..255), in :func:`load_mnist`'s order:
+    the first 1,397 for training, the last 400 for testing (a fixed split, whatever the seed).
+
+    The labs' quick modes train on these: they ship with scikit-learn, so no download.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.from_numpy((digits.images * 255.0 / 16.0).round().astype(np.uint8))
+    y = torch.from_numpy(digits.target.astype(np.int64))
+    return x[:1397], y[:1397], x[1397:], y[1397:]
+
+
+def load_digits_rgb() -> ImageData:
+    """:func:`load_digits_uint8` as colour images (N, 8, 8, 3), the grey value in each
+    channel: a tiny stand-in for CIFAR in quick modes."""
+    x_train, y_train, x_test, y_test = load_digits_uint8()
+
+    def rgb(x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(-1).expand(-1, -1, -1, 3).contiguous()
+
+    return ImageData(
+        rgb(x_train), y_train, rgb(x_test), y_test, MNIST_CLASSES, "scikit-learn 8x8 digits"
     )
 
 

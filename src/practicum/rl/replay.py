@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
 
 class Transitions(NamedTuple):
@@ -28,7 +29,13 @@ class ReplayBuffer:
     ``terminated`` (the pole fell) is stored, not ``truncated`` (the 500-step time limit):
     a time limit is not a property of the state, so the Bellman target must still
     bootstrap from s' there.
+
+    ``state_dict()`` / ``load_state_dict()`` save and restore the filled part of the storage
+    (as tensors), the write position and the sampling generator's state, so a buffer
+    restored from a checkpoint samples the same batches as the one that was saved.
     """
+
+    _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
     def __init__(self, capacity: int, obs_dim: int, rng: np.random.Generator) -> None:
         if capacity < 1:
@@ -77,3 +84,31 @@ class ReplayBuffer:
             self.next_obs[idx],
             self.terminated[idx],
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        filled = {
+            name: torch.from_numpy(getattr(self, name)[: self.size].copy()) for name in self._FIELDS
+        }
+        return {
+            **filled,
+            "capacity": self.capacity,
+            "position": self.position,
+            "size": self.size,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["capacity"] != self.capacity or state["obs"].shape[1:] != self.obs.shape[1:]:
+            raise ValueError(
+                f"a buffer of capacity {state['capacity']} and observations of shape "
+                f"{tuple(state['obs'].shape[1:])} does not fit this one "
+                f"({self.capacity}, {self.obs.shape[1:]})"
+            )
+        size = state["size"]
+        for name in self._FIELDS:
+            storage = getattr(self, name)
+            storage[:size] = state[name].numpy()
+            storage[size:] = 0  # as in a fresh buffer: slots past the filled part are zeros
+        self.position = state["position"]
+        self.size = size
+        self.rng.bit_generator.state = state["rng"]

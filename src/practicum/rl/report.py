@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ class SolveCheck:
     cannot pass 100), so checks are cheap enough to make often. The reported score comes from
     separate test episodes (``final_report``): stopping on a lucky validation result does not
     inflate it.
+
+    ``state_dict()`` / ``load_state_dict()`` carry the checks made so far over a resume (the
+    wall time to solve counts the time before the checkpoint, as the run's wall time does).
     """
 
     run_seed: int
@@ -58,6 +62,22 @@ class SolveCheck:
             self.solved_at_step = env_steps
             self.solved_after_s = time.perf_counter() - self._t0
         return self.solved_at_step is not None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "checks": self.checks,
+            "solved_at_step": self.solved_at_step,
+            "solved_after_s": self.solved_after_s,
+            "history": [list(h) for h in self.history],
+            "elapsed_s": time.perf_counter() - self._t0,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.checks = state["checks"]
+        self.solved_at_step = state["solved_at_step"]
+        self.solved_after_s = state["solved_after_s"]
+        self.history = [(int(step), float(mean)) for step, mean in state["history"]]
+        self._t0 = time.perf_counter() - state["elapsed_s"]
 
 
 def final_report(

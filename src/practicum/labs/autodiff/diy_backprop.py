@@ -125,44 +125,50 @@ def run(config: Config, run: Run) -> dict[str, float]:
         f"{config.dataset}: {len(y_train)} train, {len(y_val)} validation, {len(y_test)} test"
     )
 
+    # NumPy only, on the CPU: the engine has no devices, so run.device does not apply here.
     sizes = [side * side, *config.hidden_sizes, 10]
     model = MLP(sizes, rng, activation=config.activation)
     optimizer = Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
 
+    # What an interrupted run needs to continue bit for bit: the engine's weights and Adam's
+    # moments (as NumPy arrays), the generator that shuffles, the curves and the best epoch.
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_accuracy": []}
     best = {"val_accuracy": -1.0, "epoch": 0, "state": model.state_dict()}
-    step = 0
-    for epoch in run.progress(range(1, config.epochs + 1), total=config.epochs, desc="epochs"):
+    state = {"model": model, "optimizer": optimizer, "rng": rng, "history": history, "best": best}
+    for epoch in run.loop(config.epochs, state, desc="epochs"):
         order = rng.permutation(len(y_train))
         losses = []
-        for start in range(0, len(order), config.batch_size):
+        for i, start in enumerate(range(0, len(order), config.batch_size)):
             batch = order[start : start + config.batch_size]
-            optimizer.lr = cosine_lr(config, step, total_steps)
+            optimizer.lr = cosine_lr(config, epoch * steps_per_epoch + i, total_steps)
             optimizer.zero_grad()
             loss = ad.cross_entropy(model(ad.Tensor(inputs_train[batch])), y_train[batch])
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            step += 1
         train_loss = float(np.mean(losses))
+        # The engine is ours, not torch.optim, so the runner's non-finite guard does not see it.
         if not math.isfinite(train_loss):
             raise PracticumError(
-                f"training diverged at epoch {epoch} (loss {train_loss}); lower the learning rate"
+                f"training diverged at epoch {epoch + 1} (loss {train_loss}); "
+                "lower the learning rate"
             )
         val_loss, val_pred = evaluate(model, inputs_val, y_val)
         val_accuracy = float(np.mean(val_pred == y_val))
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(val_accuracy)
-        run.log(epoch=epoch, train_loss=train_loss, val_loss=val_loss, val_accuracy=val_accuracy)
+        run.log(
+            epoch=epoch + 1, train_loss=train_loss, val_loss=val_loss, val_accuracy=val_accuracy
+        )
         run.print(
-            f"epoch {epoch:3d}  train loss {train_loss:.4f}  "
+            f"epoch {epoch + 1:3d}  train loss {train_loss:.4f}  "
             f"val loss {val_loss:.4f}  val acc {val_accuracy:.4f}"
         )
         if val_accuracy > best["val_accuracy"]:
-            best = {"val_accuracy": val_accuracy, "epoch": epoch, "state": model.state_dict()}
+            best.update(val_accuracy=val_accuracy, epoch=epoch + 1, state=model.state_dict())
 
     # The epoch chosen on validation accuracy; the test set is used once, here.
     model.load_state_dict(best["state"])

@@ -74,16 +74,16 @@ class BasisRegression(nn.Module):
 def run(config: Config, run: Run) -> dict[str, float]:
     rng = np.random.default_rng(run.seed)
     x_np, y_np = make_data(config.num_samples, config.noise_std, rng)
-    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+    x, y = torch.from_numpy(x_np).to(run.device), torch.from_numpy(y_np).to(run.device)
 
-    model = BasisRegression(config.num_basis)
+    model = BasisRegression(config.num_basis).to(run.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
 
-    resumed = run.restore(model=model, optimizer=optimizer, rng=rng)  # None on a fresh run
-    start = resumed["step"] + 1 if resumed else 0
-
-    for step in run.progress(range(start, config.steps), total=config.steps - start, desc="sine"):
+    # The mini-batches are drawn from rng, so it is part of what a resumed run restores.
+    state = {"model": model, "optimizer": optimizer, "rng": rng}
+    for step in run.loop(config.steps, state, desc="sine", every=config.checkpoint_every):
         idx = torch.from_numpy(rng.choice(config.num_samples, config.batch_size, replace=False))
+        idx = idx.to(run.device)
         loss = 0.5 * ((y[idx] - model(x[idx])) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
@@ -92,18 +92,16 @@ def run(config: Config, run: Run) -> dict[str, float]:
             with torch.no_grad():
                 train_loss = 0.5 * ((y - model(x)) ** 2).mean().item()
             run.log(step=step, loss=train_loss)
-        if (step + 1) % config.checkpoint_every == 0:
-            run.checkpoint(step, model=model, optimizer=optimizer, rng=rng)
 
     # ---- evaluation: compare with the noiseless function, not the noisy samples ----------
-    grid = torch.linspace(0.0, 1.0, config.grid_points)
+    grid = torch.linspace(0.0, 1.0, config.grid_points, device=run.device)
     with torch.no_grad():
         fitted = model(grid)
         train_rmse = ((y - model(x)) ** 2).mean().sqrt().item()
     truth = torch.sin(2 * math.pi * grid)
     rmse = ((fitted - truth) ** 2).mean().sqrt().item()
 
-    plot_fit(x_np, y_np, grid.numpy(), truth.numpy(), fitted.numpy(), rmse, run)
+    plot_fit(x_np, y_np, grid.cpu().numpy(), truth.cpu().numpy(), fitted.cpu().numpy(), rmse, run)
     plot_basis(model, grid, run)
     run.set_params(model)
     return {"rmse_to_sine": rmse, "train_rmse": train_rmse, "steps": config.steps}
@@ -123,11 +121,13 @@ def plot_fit(x, y, grid, truth, fitted, rmse, run: Run) -> None:
 def plot_basis(model: BasisRegression, grid: torch.Tensor, run: Run) -> None:
     fig, ax = figure()
     with torch.no_grad():
-        phi = model.basis(grid).numpy()
-        mu = model.basis.mu.numpy()
-        sigma = model.basis.sigma.numpy()
+        phi = model.basis(grid).cpu().numpy()
+        mu = model.basis.mu.cpu().numpy()
+        sigma = model.basis.sigma.cpu().numpy()
     for j in range(phi.shape[1]):
-        ax.plot(grid.numpy(), phi[:, j], lw=2, label=f"φ{j + 1}: μ={mu[j]:.2f}, σ={sigma[j]:.2f}")
+        ax.plot(
+            grid.cpu().numpy(), phi[:, j], lw=2, label=f"φ{j + 1}: μ={mu[j]:.2f}, σ={sigma[j]:.2f}"
+        )
     ax.set(title="The learned basis functions", xlabel="x", ylabel="φ_j(x)", ylim=(-0.02, 1.05))
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     run.save_figure(fig, "basis_functions")

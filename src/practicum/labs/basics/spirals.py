@@ -96,12 +96,9 @@ def run(config: Config, run: Run) -> dict[str, float]:
     trained = run.distribute(model)
     x_local, t_local = run.shard(x), run.shard(t)
 
-    resumed = run.restore(model=model, optimizer=optimizer)  # None on a fresh run
-    start = resumed["step"] + 1 if resumed else 0
-
-    for step in run.progress(
-        range(start, config.steps), total=config.steps - start, desc="spirals"
-    ):
+    # Full-batch training draws no random numbers: the model and Adam's moments are the state.
+    state = {"model": model, "optimizer": optimizer}
+    for step in run.loop(config.steps, state, desc="spirals", every=config.checkpoint_every):
         bce = torch.nn.functional.binary_cross_entropy_with_logits(
             logits(x_local, trained), t_local
         )
@@ -111,8 +108,6 @@ def run(config: Config, run: Run) -> dict[str, float]:
         optimizer.step()
         if step % 50 == 0 or step == config.steps - 1:
             run.log(step=step, loss=loss.item(), bce=bce.item())
-        if (step + 1) % config.checkpoint_every == 0:
-            run.checkpoint(step, model=model, optimizer=optimizer)
 
     # ---- evaluation ------------------------------------------------------------------
     with torch.no_grad():

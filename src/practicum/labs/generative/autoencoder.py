@@ -5,113 +5,30 @@ g(f(x)) ≈ x. With a narrow code it must find the few directions that matter. W
 autoencoders with the same architecture and budget: one with a 32-D code (target: per-pixel
 test MSE ≤ 0.01) and one with a 2-D code, whose codes we plot coloured by digit (labels are
 never used in training).
-
-The data helpers here (``load_digit_images``, ``minibatches``) are shared by the vae, ssvae
-and gan labs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from practicum.data import batch_indices
+from practicum.data.digits import DigitDataset, load_digit_images
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
 from practicum.nn.generative import MLPDecoder, MLPEncoder
+from practicum.plotting import image_grid
 from practicum.run import Run
-
-Dataset = Literal["mnist", "digits"]
-
-
-# ---- data (shared with vae, ssvae, gan) ------------------------------------------------------
-
-
-@dataclass
-class DigitImages:
-    """Images as float tensors (N, 1, S, S) in [0, 1] with int64 labels."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-    @property
-    def image_size(self) -> int:
-        return int(self.x_train.shape[-1])
-
-    @property
-    def num_pixels(self) -> int:
-        return self.image_size**2
-
-    def to(self, device: str) -> DigitImages:
-        return DigitImages(*(t.to(device) for t in vars(self).values()))
-
-
-def load_digit_images(dataset: Dataset, val_size: int, seed: int) -> DigitImages:
-    """MNIST (60,000 train / 10,000 test, 28×28) or scikit-learn's 8×8 digits (1,797 images).
-
-    A validation split is taken from the training set (seeded); the test set is only used for
-    the final numbers. The 8×8 digits need no files: they ship with scikit-learn.
-    """
-    from practicum.data import train_val_split
-
-    if dataset == "mnist":
-        from practicum.data import load_mnist
-
-        x_tr, y_tr, x_te, y_te = load_mnist("mnist")
-        x_tr = x_tr.float().div(255).unsqueeze(1)
-        x_te = x_te.float().div(255).unsqueeze(1)
-    elif dataset == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        x = torch.tensor(digits.images, dtype=torch.float32).div(16).unsqueeze(1)
-        y = torch.tensor(digits.target, dtype=torch.int64)
-        order = np.random.default_rng(12345).permutation(len(y))  # fixed test set
-        test, rest = order[:300], np.sort(order[300:])
-        x_tr, y_tr, x_te, y_te = x[rest], y[rest], x[test], y[test]
-    else:
-        raise PracticumError(f"unknown dataset {dataset!r} (choose mnist or digits)")
-    if not 0 < val_size < len(y_tr):
-        raise PracticumError(f"val_size must be in (0, {len(y_tr)}), got {val_size}")
-    train_idx, val_idx = train_val_split(len(y_tr), val_size, seed)
-    train_idx, val_idx = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
-    return DigitImages(x_tr[train_idx], y_tr[train_idx], x_tr[val_idx], y_tr[val_idx], x_te, y_te)
-
-
-def minibatches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
-    """Shuffled index batches covering range(n) once; the last short batch is dropped."""
-    order = torch.randperm(n, generator=gen)
-    for start in range(0, n - batch_size + 1, batch_size):
-        yield order[start : start + batch_size]
-
-
-def image_grid(images: torch.Tensor, rows: int, pad: int = 1) -> np.ndarray:
-    """(N, 1, S, S) images -> one (rows·(S+pad), cols·(S+pad)) array for imshow."""
-    n, _, s, _ = images.shape
-    cols = -(-n // rows)
-    grid = np.ones((rows * (s + pad) + pad, cols * (s + pad) + pad), dtype=np.float32)
-    for k in range(n):
-        r, c = divmod(k, cols)
-        top, left = pad + r * (s + pad), pad + c * (s + pad)
-        grid[top : top + s, left : left + s] = images[k, 0].detach().cpu().numpy()
-    return grid
-
 
 # ---- config ----------------------------------------------------------------------------------
 
 
 @dataclass
 class Config:
-    dataset: Dataset = "mnist"
+    dataset: DigitDataset = "mnist"
     code_dim: int = 32
     hidden: tuple[int, ...] = (512, 256)
     epochs: int = 10
@@ -136,11 +53,25 @@ class Autoencoder(nn.Module):
 
     def __init__(self, num_pixels: int, hidden: tuple[int, ...], code_dim: int) -> None:
         super().__init__()
+        self.sizes = (num_pixels, hidden, code_dim)  # to build a fresh one: initialise()
         self.encoder = MLPEncoder(num_pixels, hidden, code_dim)
         self.decoder = MLPDecoder(code_dim, tuple(reversed(hidden)), num_pixels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(self.encoder(x))).reshape(x.shape)
+
+
+def initialise(model: Autoencoder, gen: torch.Generator) -> None:
+    """Fresh initial weights, drawn after seeding torch's global generator from ``gen``.
+
+    Each network is initialised when its training starts, so its seed depends on the draws
+    of the network trained before it, exactly as if it had been built only then.
+    """
+    torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
+    model.load_state_dict(Autoencoder(*model.sizes).state_dict())
+
+
+# ---- loss and training -----------------------------------------------------------------------
 
 
 def evaluate_mse(model: Autoencoder, x: torch.Tensor, batch: int = 1000) -> float:
@@ -152,31 +83,23 @@ def evaluate_mse(model: Autoencoder, x: torch.Tensor, batch: int = 1000) -> floa
     return total / x.numel()
 
 
-def train(
-    model: Autoencoder, data: DigitImages, config: Config, gen: torch.Generator, run: Run, tag: str
-) -> list[tuple[int, float, float]]:
-    """Adam on per-pixel MSE; returns (epoch, train MSE, validation MSE) per epoch."""
-    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
-    history = []
-    n = len(data.x_train)
-    for epoch in run.progress(range(1, config.epochs + 1), desc=f"{tag} epochs"):
-        total, count = 0.0, 0
-        for idx in minibatches(n, config.batch_size, gen):
-            x = data.x_train[idx]
-            loss = F.mse_loss(model(x), x)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, count = total + loss.item() * len(idx), count + len(idx)
-        sched.step()
-        if not np.isfinite(total):
-            raise PracticumError(f"{tag}: the loss diverged in epoch {epoch}")
-        val = evaluate_mse(model, data.x_val)
-        history.append((epoch, total / count, val))
-        run.log(model=tag, epoch=epoch, train_mse=total / count, val_mse=val)
-        run.print(f"{tag} epoch {epoch}: train MSE {total / count:.5f}, val MSE {val:.5f}")
-    return history
+def train_epoch(
+    model: Autoencoder,
+    opt: torch.optim.Optimizer,
+    x_train: torch.Tensor,
+    batch_size: int,
+    gen: torch.Generator,
+) -> float:
+    """One pass of Adam on per-pixel MSE over shuffled minibatches; the mean training MSE."""
+    total, count = 0.0, 0
+    for idx in batch_indices(len(x_train), batch_size, gen, drop_last=True):
+        x = x_train[idx]
+        loss = F.mse_loss(model(x), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total, count = total + loss.item() * len(idx), count + len(idx)
+    return total / count
 
 
 # ---- plots -----------------------------------------------------------------------------------
@@ -236,11 +159,41 @@ def plot_curves(histories: dict[str, list[tuple[int, float, float]]], run: Run) 
 def run(config: Config, run: Run) -> dict[str, float]:
     gen = torch.Generator().manual_seed(run.seed)
     data = load_digit_images(config.dataset, config.val_size, run.seed).to(run.device)
-    models, histories = {}, {}
-    for name, dim in ((f"{config.code_dim}-D code", config.code_dim), ("2-D code", 2)):
-        torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
-        models[name] = Autoencoder(data.num_pixels, config.hidden, dim).to(run.device)
-        histories[name] = train(models[name], data, config, gen, run, name)
+    code_dims = {f"{config.code_dim}-D code": config.code_dim, "2-D code": 2}
+    models = {
+        name: Autoencoder(data.num_pixels, config.hidden, dim).to(run.device)
+        for name, dim in code_dims.items()
+    }
+    opts = {
+        name: torch.optim.Adam(m.parameters(), lr=config.learning_rate)
+        for name, m in models.items()
+    }
+    scheds = {
+        name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+        for name, opt in opts.items()
+    }
+    histories: dict[str, list[tuple[int, float, float]]] = {name: [] for name in models}
+
+    # One loop trains the networks in turn (all epochs of the first, then of the second), so
+    # that one sequence of checkpoints covers both and --resume continues either of them.
+    state: dict[str, object] = {"generator": gen, "history": histories}
+    for k, name in enumerate(models):
+        state |= {
+            f"model{k}": models[name],
+            f"optimizer{k}": opts[name],
+            f"schedule{k}": scheds[name],
+        }
+    for i in run.loop(len(models) * config.epochs, state):
+        name, epoch = list(models)[i // config.epochs], i % config.epochs + 1
+        model = models[name]
+        if epoch == 1:
+            initialise(model, gen)
+        train_mse = train_epoch(model, opts[name], data.x_train, config.batch_size, gen)
+        scheds[name].step()
+        val = evaluate_mse(model, data.x_val)
+        histories[name].append((epoch, train_mse, val))
+        run.log(model=name, epoch=epoch, train_mse=train_mse, val_mse=val)
+        run.print(f"{name} epoch {epoch}: train MSE {train_mse:.5f}, val MSE {val:.5f}")
     main, flat = models[f"{config.code_dim}-D code"], models["2-D code"]
 
     plot_reconstructions(models, data.x_test[:16], run)

@@ -11,8 +11,8 @@ batch norm and ReLU -> tanh; D mirrors it with stride-2 convolutions and LeakyRe
 with lr 2e-4 and β₁ = 0.5, as in the DCGAN paper.
 
 A GAN has no likelihood to report, so we judge 10,000 samples with the classifier of the
-``mnist-cnn`` lab (trained here, or loaded from a finished mnist-cnn run with
-``--set judge_run=RUN_DIR``):
+``mnist-cnn`` lab (its program, :mod:`practicum.recipes.image_classifier`, trained here; or
+loaded from a finished mnist-cnn run with ``--set judge_run=RUN_DIR``):
 
 * confident fraction: the share of samples the classifier labels with probability ≥ 0.9
   (do the samples look like some digit?);
@@ -35,16 +35,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from practicum.data import batch_indices
+from practicum.data.digits import DigitDataset, load_digit_images
+from practicum.data.vision import load_digits_uint8
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
 from practicum.lab import Lab, Target
-from practicum.labs.generative.autoencoder import (
-    Dataset,
-    image_grid,
-    load_digit_images,
-    minibatches,
-)
-from practicum.labs.vision import mnist_cnn
 from practicum.nn.conv import update_average
 from practicum.nn.generative import (
     ConvDecoder,
@@ -53,12 +49,14 @@ from practicum.nn.generative import (
     feature_statistics,
     frechet_distance,
 )
+from practicum.plotting import image_grid
+from practicum.recipes import image_classifier
 from practicum.run import Run
 
 
 @dataclass
 class Config:
-    dataset: Dataset = "mnist"
+    dataset: DigitDataset = "mnist"
     latent_dim: int = 64
     # C: the generator's last hidden layer; the discriminator's first. Measured (seed 0): C = 32
     # for 5 epochs without averaging gave confident_fraction 0.570, class entropy 2.194.
@@ -167,18 +165,19 @@ class Judge:
         return logits.softmax(-1), torch.cat(captured)
 
 
-def judge_config(config: Config) -> mnist_cnn.Config:
+def judge_config(config: Config) -> image_classifier.Config:
     if config.dataset == "digits":
-        return mnist_cnn.Config(**mnist_cnn.QUICK)
-    return mnist_cnn.Config(epochs=config.judge_epochs)
+        return image_classifier.Config(**image_classifier.QUICK)
+    return image_classifier.Config(epochs=config.judge_epochs)
 
 
-def standardisation(judge_cfg: mnist_cnn.Config, seed: int) -> tuple[float, float]:
-    """The mean and std mnist-cnn's ``load_data`` uses: the training part of its split."""
+def standardisation(judge_cfg: image_classifier.Config, seed: int) -> tuple[float, float]:
+    """The mean and std of the training part of mnist-cnn's split, which its ``load_data``
+    standardises with (computed here on the [0, 1] scale, as the judge's record was)."""
     from practicum.data import load_mnist, train_val_split
 
     if judge_cfg.dataset == "digits":
-        x_train, y_train, _, _ = mnist_cnn.load_digits_uint8()
+        x_train, y_train, _, _ = load_digits_uint8()
     else:
         x_train, y_train, _, _ = load_mnist(judge_cfg.dataset)
     idx, _ = train_val_split(len(x_train), judge_cfg.val_size, seed, y_train.numpy())
@@ -188,14 +187,18 @@ def standardisation(judge_cfg: mnist_cnn.Config, seed: int) -> tuple[float, floa
 
 def train_judge(config: Config, run: Run) -> Judge:
     cfg = judge_config(config)
-    data = mnist_cnn.load_data(cfg, run.seed, run.device)
+    data = image_classifier.load_data(cfg, run.seed, run.device)
     gen = torch.Generator().manual_seed(run.seed + 7)
     torch.manual_seed(run.seed + 7)
-    model = mnist_cnn.build_model(cfg).to(run.device)
+    model = image_classifier.build_model(cfg).to(run.device)
     run.print(f"training the judge (mnist-cnn, {cfg.epochs} epochs on {data.source})")
-    mnist_cnn.train(model, cfg, data.x_train, data.y_train, gen, lambda e, s: None, run.progress)
+    # Without `run`, the judge's epochs are not checkpointed: they come after the GAN's last
+    # checkpoint, and a resumed run trains the judge again from its own seed.
+    image_classifier.train(
+        model, cfg, data.x_train, data.y_train, gen, lambda e, s: None, run.progress
+    )
     mean, std = standardisation(cfg, run.seed)
-    accuracy = mnist_cnn.accuracy(model, data.x_test, data.y_test)
+    accuracy = image_classifier.accuracy(model, data.x_test, data.y_test)
     atomic_write(run.checkpoints_dir / "judge.pt", lambda f: torch.save(model.state_dict(), f))
     return Judge(model.eval(), mean, std, accuracy, f"trained here ({cfg.epochs} epochs)")
 
@@ -210,17 +213,17 @@ def load_judge(path: str, config: Config, run: Run) -> Judge:
         raise PracticumError(f"{folder} is a {saved.get('lab')!r} run, not mnist-cnn")
     fields = saved["config"]
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-    cfg = mnist_cnn.Config(**fields)
+    cfg = image_classifier.Config(**fields)
     if (cfg.dataset == "digits") != (config.dataset == "digits"):
         raise PracticumError(f"the judge was trained on {cfg.dataset}, the GAN on {config.dataset}")
-    model = mnist_cnn.build_model(cfg).to(run.device)
+    model = image_classifier.build_model(cfg).to(run.device)
     try:
         model.load_state_dict(torch.load(weights, map_location=run.device, weights_only=True))
     except (RuntimeError, OSError, EOFError) as exc:
         raise PracticumError(f"cannot load {weights}: {str(exc).splitlines()[0]}") from None
     mean, std = standardisation(cfg, int(saved["seed"]))
-    data = mnist_cnn.load_data(cfg, int(saved["seed"]), run.device)
-    accuracy = mnist_cnn.accuracy(model, data.x_test, data.y_test)
+    data = image_classifier.load_data(cfg, int(saved["seed"]), run.device)
+    accuracy = image_classifier.accuracy(model, data.x_test, data.y_test)
     return Judge(model.eval(), mean, std, accuracy, f"loaded from {folder}")
 
 
@@ -301,19 +304,15 @@ def run(config: Config, run: Run) -> dict[str, float]:
         G_avg.eval()
         return (G_avg(z) + 1) / 2
 
-    history, d_avg, g_avg, step = [], 2 * math.log(2), math.log(2), 0
+    # Losses are shown as moving averages over about 50 steps, starting at their equilibria;
+    # `history` keeps (epoch, D loss, G loss) ten times an epoch for the loss plot.
+    history: list[tuple[float, float, float]] = []
+    running = {"d_loss": 2 * math.log(2), "g_loss": math.log(2), "step": 0}
     steps_per_epoch = len(x_train) // config.batch_size
-    # A checkpoint after every epoch: `practicum run --resume RUN_DIR` continues bit for bit.
-    models = {"G": G, "D": D, "G_avg": G_avg, "opt_g": opt_g, "opt_d": opt_d, "gen": gen}
-    resumed = run.restore(**models, history=[], d_avg=0.0, g_avg=0.0)
-    start = 1
-    if resumed:
-        start, step = resumed["step"] + 1, resumed["step"] * steps_per_epoch
-        history, d_avg, g_avg = resumed["history"], resumed["d_avg"], resumed["g_avg"]
-    for epoch in run.progress(
-        range(start, config.epochs + 1), total=config.epochs + 1 - start, desc="epochs"
-    ):
-        for idx in minibatches(len(x_train), config.batch_size, gen):
+    state = {"G": G, "D": D, "G_avg": G_avg, "opt_g": opt_g, "opt_d": opt_d, "gen": gen}
+    state |= {"history": history, "running": running}
+    for epoch in run.loop(config.epochs, state):
+        for idx in batch_indices(len(x_train), config.batch_size, gen, drop_last=True):
             real = x_train[idx]
             ones = torch.ones(len(idx), 1, device=run.device)
             zeros = torch.zeros(len(idx), 1, device=run.device)
@@ -330,22 +329,22 @@ def run(config: Config, run: Run) -> dict[str, float]:
             g_loss.backward()
             opt_g.step()
             update_average(G_avg, G, config.ema_decay)
-            if not (math.isfinite(d_loss.item()) and math.isfinite(g_loss.item())):
-                raise PracticumError(f"the GAN losses diverged at step {step}")
-            step += 1
-            d_avg += (d_loss.item() - d_avg) / 50
-            g_avg += (g_loss.item() - g_avg) / 50
-            if step % max(1, steps_per_epoch // 10) == 0:
-                history.append((step / steps_per_epoch, d_avg, g_avg))
-        run.log(epoch=epoch, d_loss=d_avg, g_loss=g_avg)
-        run.print(f"epoch {epoch}: D loss {d_avg:.3f}, G loss {g_avg:.3f}")
+            running["step"] += 1
+            running["d_loss"] += (d_loss.item() - running["d_loss"]) / 50
+            running["g_loss"] += (g_loss.item() - running["g_loss"]) / 50
+            if running["step"] % max(1, steps_per_epoch // 10) == 0:
+                at = running["step"] / steps_per_epoch
+                history.append((at, running["d_loss"], running["g_loss"]))
+        run.log(epoch=epoch + 1, d_loss=running["d_loss"], g_loss=running["g_loss"])
+        run.print(
+            f"epoch {epoch + 1}: D loss {running['d_loss']:.3f}, G loss {running['g_loss']:.3f}"
+        )
         plot_grid(
             samples01(fixed_z),
-            f"Samples after epoch {epoch} (same z every epoch)",
-            f"samples_epoch{epoch:02d}",
+            f"Samples after epoch {epoch + 1} (same z every epoch)",
+            f"samples_epoch{epoch + 1:02d}",
             run,
         )
-        run.checkpoint(epoch, **models, history=history, d_avg=d_avg, g_avg=g_avg)
     plot_grid(samples01(fixed_z), f"DCGAN samples after {config.epochs} epochs", "samples", run)
     plot_losses(history, run)
 

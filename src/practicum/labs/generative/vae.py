@@ -23,14 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from practicum.data import batch_indices
+from practicum.data.digits import DigitDataset, binarise, load_digit_images
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.labs.generative.autoencoder import (
-    Dataset,
-    image_grid,
-    load_digit_images,
-    minibatches,
-)
 from practicum.nn.generative import (
     DiagonalGaussian,
     MLPDecoder,
@@ -39,12 +35,13 @@ from practicum.nn.generative import (
     log_mean_exp,
     standard_normal_log_prob,
 )
+from practicum.plotting import image_grid
 from practicum.run import Run
 
 
 @dataclass
 class Config:
-    dataset: Dataset = "mnist"
+    dataset: DigitDataset = "mnist"
     latent_dim: int = 32
     hidden: tuple[int, ...] = (512, 256)
     epochs: int = 30
@@ -90,11 +87,6 @@ class VAE(nn.Module):
         log_px_z = bernoulli_log_likelihood(self.decoder(z), x.flatten(1))  # (k, N)
         log_w = log_px_z + standard_normal_log_prob(z) - q.log_prob(z)
         return log_mean_exp(log_w, dim=0)
-
-
-def binarise(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Pixels become 1 with probability equal to their grey value."""
-    return (torch.rand(x.shape, generator=gen, device="cpu").to(x.device) < x).float()
 
 
 def evaluate(
@@ -199,27 +191,28 @@ def run(config: Config, run: Run) -> dict[str, float]:
     torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
     model = VAE(data.num_pixels, config.hidden, config.latent_dim).to(run.device)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    history = []
-    for epoch in run.progress(range(1, config.epochs + 1), desc="epochs"):
+    history: list[dict[str, float]] = []
+    state = {"model": model, "optimizer": opt, "generator": gen, "history": history}
+    for epoch in run.loop(config.epochs, state):
         sums = np.zeros(3)
         x_epoch = binarise(x_train, gen)  # dynamic binarisation
-        for idx in minibatches(len(x_epoch), config.batch_size, gen):
+        for idx in batch_indices(len(x_epoch), config.batch_size, gen, drop_last=True):
             rec, kl = model.elbo_terms(x_epoch[idx], gen)
             loss = (kl - rec).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
             sums += [loss.item() * len(idx), -rec.sum().item(), kl.sum().item()]
-        if not np.isfinite(sums).all():
-            raise PracticumError(f"the ELBO diverged in epoch {epoch}; lower learning_rate")
-        n = len(x_epoch) - len(x_epoch) % config.batch_size
+        n = len(x_epoch) - len(x_epoch) % config.batch_size  # images seen this epoch
+        train = dict(zip(("neg_elbo", "recon_nll", "kl"), (sums / n).tolist(), strict=True))
         val = evaluate(model, x_val, torch.Generator().manual_seed(run.seed + 2))
-        entry = {"epoch": epoch, "train_neg_elbo": sums[0] / n, "train_recon_nll": sums[1] / n}
-        entry |= {"train_kl": sums[2] / n} | {f"val_{k}": v for k, v in val.items()}
+        entry = {"epoch": epoch + 1} | {f"train_{k}": v for k, v in train.items()}
+        entry |= {f"val_{k}": v for k, v in val.items()}
         history.append(entry)
         run.log(**entry)
         run.print(
-            f"epoch {epoch}: train −ELBO {entry['train_neg_elbo']:.2f}, val {val['neg_elbo']:.2f}"
+            f"epoch {epoch + 1}: train −ELBO {entry['train_neg_elbo']:.2f}, "
+            f"val {val['neg_elbo']:.2f}"
         )
 
     test = evaluate(

@@ -6,6 +6,12 @@ target network θ⁻ is a delayed copy of θ (hard copies every few hundred step
 averaging with tau < 1), which keeps the regression target still while θ moves. Actions are
 ε-greedy, with ε annealed linearly from 1 to a small floor. Training stops once the greedy
 policy averages >= 475 on 100 validation episodes; the score comes from 100 test episodes.
+
+Resuming: a checkpoint every 5% of the step budget holds the networks, the optimiser, the
+replay buffer with its sampling generator (which also draws the exploration), the
+environment mid-episode (physical state, time-limit count, generators), the current
+observation and episode return, the probe states, the validation checks and the curves. The
+step number fixes ε, so ``--resume`` continues the same trajectory bit for bit.
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ import torch.nn.functional as F
 
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.rl.env import NUM_ACTIONS, OBS_DIM, SOLVED_RETURN, make_env, torch_threads
+from practicum.rl.env import (
+    NUM_ACTIONS,
+    OBS_DIM,
+    SOLVED_RETURN,
+    CartPoleStates,
+    make_env,
+    torch_threads,
+)
 from practicum.rl.plots import learning_curve_figure, smooth
 from practicum.rl.policy_io import PolicySpec, build_policy
 from practicum.rl.replay import ReplayBuffer
@@ -117,18 +130,36 @@ def train(config: Config, run: Run) -> dict[str, float]:
     q_net = build_policy(spec).to(device)
     target_net = copy.deepcopy(q_net)
     optimizer = torch.optim.Adam(q_net.parameters(), lr=config.learning_rate, fused=True)
-    buffer = ReplayBuffer(config.buffer_size, OBS_DIM, rng)
+    buffer = ReplayBuffer(config.buffer_size, OBS_DIM, rng)  # NumPy storage, moved per batch
 
     env = make_env(seed=run.seed)
-    obs, _ = env.reset()
+    obs = env.reset()[0]  # the current observation, updated in place (it is checkpointed)
+    # Fixed probe states, gathered by the (mostly random) early policy at learning_starts.
+    probe = torch.zeros(config.q_probe_states, OBS_DIM, device=device)
     check = SolveCheck(run.seed, episodes=config.check_episodes)
     ep_steps: list[int] = []
     ep_returns: list[float] = []
     q_log: list[tuple[int, float, float]] = []  # (step, mean max Q on probe states, batch Q)
-    probe: torch.Tensor | None = None
-    ep_return, last_loss, last_q = 0.0, float("nan"), float("nan")
-    env_steps = 0
-    for step in run.progress(range(1, config.total_steps + 1), desc="dqn env steps"):
+    walk = {"env_steps": 0, "ep_return": 0.0, "last_loss": math.nan, "last_q": math.nan}
+    # Everything the next step depends on; the buffer's state includes rng, which it shares
+    # with exploration. The ε schedule's position is the step itself.
+    state = {
+        "q_net": q_net,
+        "target_net": target_net,
+        "optimizer": optimizer,
+        "buffer": buffer,
+        "env": CartPoleStates([env]),
+        "obs": obs,
+        "probe": probe,
+        "check": check,
+        "walk": walk,
+        "ep_steps": ep_steps,
+        "ep_returns": ep_returns,
+        "q_log": q_log,
+    }
+    every = max(1, config.total_steps // 20)  # a checkpoint every 5% of the step budget
+    for i in run.loop(config.total_steps, state, desc="dqn env steps", every=every):
+        step = i + 1
         epsilon = linear_schedule(
             config.start_epsilon, config.end_epsilon, config.exploration_steps, step
         )
@@ -139,18 +170,17 @@ def train(config: Config, run: Run) -> dict[str, float]:
                 action = int(q_net(torch.as_tensor(obs[None], device=device)).argmax())
         next_obs, reward, terminated, truncated, _ = env.step(action)
         buffer.add(obs, action, reward, next_obs, terminated)
-        obs = next_obs
-        ep_return += reward
-        env_steps = step
+        obs[:] = next_obs
+        walk["ep_return"] += reward
+        walk["env_steps"] = step
         if terminated or truncated:
             ep_steps.append(step)
-            ep_returns.append(ep_return)
-            ep_return = 0.0
-            obs, _ = env.reset()
+            ep_returns.append(walk["ep_return"])
+            walk["ep_return"] = 0.0
+            obs[:] = env.reset()[0]
 
         if step == config.learning_starts:
-            # Fixed probe states, gathered by the (mostly random) early policy.
-            probe = torch.as_tensor(buffer.obs[: config.q_probe_states], device=device)
+            probe.copy_(torch.from_numpy(buffer.obs[: config.q_probe_states]))
         if step >= config.learning_starts and step % config.target_update_every == 0:
             update_target(q_net, target_net, config.tau)
         if step >= config.learning_starts and step % config.train_every == 0:
@@ -168,21 +198,19 @@ def train(config: Config, run: Run) -> dict[str, float]:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(q_net.parameters(), config.max_grad_norm)
                 optimizer.step()
-            last_loss, last_q = float(loss.detach()), float(q_mean)
-            if not math.isfinite(last_loss):
-                raise PracticumError(f"TD loss became non-finite at step {step}; lower the lr")
+            walk["last_loss"], walk["last_q"] = float(loss.detach()), float(q_mean)
 
-        if step % config.log_every == 0 and probe is not None:
+        if step % config.log_every == 0 and step >= config.learning_starts:
             with torch.no_grad():
                 probe_q = float(q_net(probe).max(dim=1).values.mean())
-            q_log.append((step, probe_q, last_q))
+            q_log.append((step, probe_q, walk["last_q"]))
             recent = float(np.mean(ep_returns[-10:])) if ep_returns else 0.0
             run.log(
                 step=step,
                 epsilon=epsilon,
-                td_loss=last_loss,
+                td_loss=walk["last_loss"],
                 q_probe=probe_q,
-                q_batch=last_q,
+                q_batch=walk["last_q"],
                 recent_return=recent,
                 episodes=len(ep_returns),
             )
@@ -195,6 +223,7 @@ def train(config: Config, run: Run) -> dict[str, float]:
             run.print(f"solved after {step} env steps")
             break
     env.close()
+    env_steps = walk["env_steps"]
 
     # ---- evaluation and plots ----------------------------------------------------------------
     metrics = final_report(

@@ -6,6 +6,9 @@ on the same start state), replaces the returns by their centred ranks, and moves
 Σ_i (rank⁺_i − rank⁻_i) ε_i with Adam and weight decay. The policy is greedy (argmax of the
 network's outputs), so every episode is a deterministic function of θ and the seed.
 Training stops once θ's greedy policy averages >= 475 on 100 validation episodes.
+
+Resuming: checkpoints hold θ, Adam's moments, the generator of noise and episode seeds, the
+validation checks and the curves; ``--resume`` continues bit for bit with any ``workers``.
 """
 
 from __future__ import annotations
@@ -73,23 +76,35 @@ def train(config: Config, run: Run, pool: ProcessPoolExecutor | None) -> dict[st
     torch.manual_seed(run.seed)
     rng = np.random.default_rng(run.seed)  # noise and episode seeds
     spec = PolicySpec(OBS_DIM, NUM_ACTIONS, config.hidden_layers, config.width, config.activation)
-    model = build_policy(spec)  # holds θ for validation, saving and hashing
+    model = build_policy(spec).to(run.device)  # holds θ for validation, saving and hashing
     sizes = layer_sizes(OBS_DIM, NUM_ACTIONS, config.hidden_layers, config.width)
     dim = num_params(sizes)
-    # θ lives in float64 as a torch tensor so that torch's Adam can update it.
+    # θ lives in float64 as a torch tensor so that torch's Adam can update it, on the CPU: the
+    # population's episodes are played in NumPy (practicum.rl.population).
     with torch.no_grad():
-        theta = torch.nn.utils.parameters_to_vector(model.parameters()).double()
+        theta = torch.nn.utils.parameters_to_vector(model.parameters()).double().cpu()
     assert theta.numel() == dim, "population layout must match the torch MLP"
     theta.requires_grad_(True)  # a leaf the optimiser owns; its .grad is set by hand
     optimizer = torch.optim.Adam([theta], lr=config.learning_rate)
 
     check = SolveCheck(run.seed, episodes=config.check_episodes)
-    gen_steps: list[int] = []
+    gen_steps: list[int] = []  # env steps at the end of each generation
     gen_means: list[float] = []
-    env_steps = 0
-    episodes = 0
+    counts = {"episodes": 0}
+    # The population's episodes depend only on θ and their seeds, never on the worker
+    # processes, so the state below is all a resumed run needs, whatever the workers.
+    state = {
+        "theta": theta,
+        "optimizer": optimizer,
+        "rng": rng,
+        "check": check,
+        "gen_steps": gen_steps,
+        "gen_means": gen_means,
+        "counts": counts,
+    }
     n = config.num_pairs
-    for generation in run.progress(range(config.generations), desc="es generations"):
+    every = max(1, config.generations // 20)  # a checkpoint every 5% of the generations
+    for generation in run.loop(config.generations, state, desc="es generations", every=every):
         center = theta.detach().numpy()
         eps = antithetic_noise(rng, n, dim)
         thetas = np.concatenate([center + config.sigma * eps, center - config.sigma * eps])
@@ -97,8 +112,8 @@ def train(config: Config, run: Run, pool: ProcessPoolExecutor | None) -> dict[st
         returns, lengths = parallel_population_returns(
             pool, config.workers, thetas, seeds + seeds, sizes, config.activation
         )
-        env_steps += int(lengths.sum())
-        episodes += len(lengths)
+        env_steps = (gen_steps[-1] if gen_steps else 0) + int(lengths.sum())
+        counts["episodes"] += len(lengths)
 
         grad = es_gradient(eps, returns[:n], returns[n:], config.sigma, config.rank_shaping)
         # Adam minimises: hand it the negative ascent direction plus the L2 pull towards 0.
@@ -117,10 +132,11 @@ def train(config: Config, run: Run, pool: ProcessPoolExecutor | None) -> dict[st
         )
         if returns.mean() >= config.check_gate:
             load_theta(model, theta)
-            if check(model, env_steps):
+            if check(model, env_steps, run.device):
                 run.print(f"solved after {env_steps} env steps ({generation + 1} generations)")
                 break
     load_theta(model, theta)
+    env_steps, episodes = gen_steps[-1], counts["episodes"]
 
     # ---- evaluation and plots ----------------------------------------------------------------
     metrics = final_report(
@@ -151,9 +167,10 @@ def train(config: Config, run: Run, pool: ProcessPoolExecutor | None) -> dict[st
 
 
 def load_theta(model: torch.nn.Module, theta: torch.Tensor) -> None:
-    """Copy the float64 search point into the float32 torch policy."""
+    """Copy the float64 search point into the float32 torch policy, on the policy's device."""
+    device = next(model.parameters()).device
     with torch.no_grad():
-        torch.nn.utils.vector_to_parameters(theta.detach().float(), model.parameters())
+        torch.nn.utils.vector_to_parameters(theta.detach().float().to(device), model.parameters())
 
 
 LAB = Lab(

@@ -5,11 +5,15 @@ episodes: G_t is the discounted return-to-go, b(s) = V_φ(s) a learned baseline 
 variance without adding bias, and the advantages G_t − V(s_t) are normalised per batch.
 Training stops once the greedy policy averages >= 475 on 100 validation episodes; the
 reported score comes from 100 separate test episodes.
+
+Resuming: a checkpoint after every batch holds both networks, their optimisers, the action
+sampler's generator, the environments' states and the curves, so ``--resume`` continues
+bit for bit.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +22,14 @@ import torch.nn.functional as F
 
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.rl.env import NUM_ACTIONS, OBS_DIM, SOLVED_RETURN, make_env, torch_threads
+from practicum.rl.env import (
+    NUM_ACTIONS,
+    OBS_DIM,
+    SOLVED_RETURN,
+    CartPoleStates,
+    make_env,
+    torch_threads,
+)
 from practicum.rl.plots import learning_curve_figure, smooth
 from practicum.rl.policy_io import PolicySpec, build_policy
 from practicum.rl.report import SolveCheck, final_report
@@ -131,18 +142,31 @@ def train(config: Config, run: Run) -> dict[str, float]:
     check = SolveCheck(run.seed, episodes=config.check_episodes)
     ep_steps: list[int] = []  # env steps at the end of each training episode
     ep_returns: list[float] = []
-    env_steps = 0
-    # Open-ended: the loop ends when solved or when the step budget is spent.
-    for batch in run.progress(itertools.count(), desc="reinforce batches"):
+    # A checkpoint after every batch: the environments are between episodes then, and their
+    # generators (in CartPoleStates) fix the next start states.
+    state = {
+        "policy": policy,
+        "value": value,
+        "policy_opt": policy_opt,
+        "value_opt": value_opt,
+        "gen": gen,
+        "envs": CartPoleStates(envs),
+        "check": check,
+        "ep_steps": ep_steps,
+        "ep_returns": ep_returns,
+    }
+    # The loop ends when solved or when the step budget is spent; every episode lasts at
+    # least one step, so the budget is spent after at most this many batches.
+    max_batches = math.ceil(config.total_steps / config.episodes_per_batch)
+    for batch in run.loop(max_batches, state, desc="reinforce batches"):
         episodes = play_episodes(policy, envs, gen, device)
+        env_steps = ep_steps[-1] if ep_steps else 0  # the count so far, kept in the curve
         for e in episodes:
             env_steps += len(e["rewards"])
             ep_steps.append(env_steps)
             ep_returns.append(float(e["rewards"].sum()))
 
         policy_loss, value_loss, entropy = reinforce_losses(policy, value, episodes, config, device)
-        if not torch.isfinite(policy_loss) or not torch.isfinite(value_loss):
-            raise PracticumError(f"loss became non-finite at batch {batch}; lower the lr")
         policy_opt.zero_grad()
         policy_loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
@@ -168,6 +192,7 @@ def train(config: Config, run: Run) -> dict[str, float]:
             break
     for env in envs:
         env.close()
+    env_steps = ep_steps[-1]
 
     # ---- evaluation and plots ----------------------------------------------------------------
     metrics = final_report(

@@ -7,6 +7,10 @@ only ``test.csv`` exists, and then the same stratified 5-fold protocol runs *wit
 7,600 rows: each outer fold's held-out fifth is touched once, for the reported accuracy, and
 every choice of hyperparameters is made by an inner stratified CV on the other four fifths
 (nested CV). The three models share the outer folds, so their accuracies are paired.
+
+Resuming: each (model, outer fold) pair is one iteration of ``run.loop``, and the finished
+folds' results (accuracy, choice, inner scores, test predictions) are the checkpointed state,
+so ``--resume`` goes on after the last finished fold with the same results.
 """
 
 from __future__ import annotations
@@ -129,9 +133,10 @@ def minilm_layer_means(texts: Sequence[str], batch: int, run: Run) -> np.ndarray
 
     Layer 6 mean-pooled and L2-normalised is the model's usual sentence embedding; the
     earlier layers carry more lexical information, which a topic classifier can use.
-    Cached under the practicum cache dir, keyed by model and text hash.
+    Cached under the practicum cache dir, keyed by model and text hash (and the device when
+    it is not the CPU: a GPU's float arithmetic differs in the last bits).
     """
-    key = text_hash(texts)[:24]
+    key = text_hash(texts)[:24] + ("" if run.device == "cpu" else f"-{run.device}")
     path = cache_dir() / "embeddings" / f"{MINILM}-layermeans-{key}.npy"
     if path.is_file():
         run.print(f"embeddings: cached {path}")
@@ -140,7 +145,7 @@ def minilm_layer_means(texts: Sequence[str], batch: int, run: Run) -> np.ndarray
 
     model_dir = minilm_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir).eval()
+    model = AutoModel.from_pretrained(model_dir).eval().to(run.device)
     out = np.zeros((len(texts), 7, model.config.hidden_size), dtype=np.float32)
     # Sort by length so each batch pads little; results go back to their original rows.
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -153,11 +158,11 @@ def minilm_layer_means(texts: Sequence[str], batch: int, run: Run) -> np.ndarray
             truncation=True,
             max_length=256,
             return_tensors="pt",
-        )
+        ).to(run.device)
         hidden = model(**enc, output_hidden_states=True).hidden_states  # 7 x (B, T, 384)
         mask = enc["attention_mask"].unsqueeze(-1).float()
         means = [(h * mask).sum(1) / mask.sum(1) for h in hidden]
-        out[rows] = torch.stack(means, dim=1).numpy()
+        out[rows] = torch.stack(means, dim=1).cpu().numpy()
     run.print(f"embeddings: {len(texts)} texts in {time.perf_counter() - start:.0f} s")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
@@ -251,13 +256,16 @@ def ngram_vectorizers(char: bool) -> list:
     return vecs
 
 
-def csr_batch(x, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Rows of a CSR matrix as EmbeddingBag inputs: flat ids, row offsets, weights."""
+def csr_batch(
+    x, rows: np.ndarray, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows of a CSR matrix as EmbeddingBag inputs on ``device``: flat ids, row offsets,
+    weights (the tf-idf features themselves are built on the CPU, by scikit-learn)."""
     sub = x[rows]
     return (
-        torch.from_numpy(sub.indices.astype(np.int64)),
-        torch.from_numpy(sub.indptr[:-1].astype(np.int64)),
-        torch.from_numpy(sub.data.astype(np.float32)),
+        torch.from_numpy(sub.indices.astype(np.int64)).to(device),
+        torch.from_numpy(sub.indptr[:-1].astype(np.int64)).to(device),
+        torch.from_numpy(sub.data.astype(np.float32)).to(device),
     )
 
 
@@ -269,6 +277,7 @@ def fit_predict_ngrams(
     params: dict,
     config: Config,
     seed: int,
+    device: str = "cpu",
 ) -> np.ndarray:
     import scipy.sparse as sp
 
@@ -282,29 +291,31 @@ def fit_predict_ngrams(
     x_test = (sp.hstack([v.transform(test_texts) for v in vecs]).tocsr() * scale).astype(np.float32)
 
     # An ensemble: each member has its own seed for initial weights, dropout and batch order.
-    test_inputs = csr_batch(x_test, np.arange(len(test)))  # the same for every member
-    probabilities = torch.zeros(len(test), len(AG_NEWS_CLASSES))
+    test_inputs = csr_batch(x_test, np.arange(len(test)), device)  # the same for every member
+    probabilities = torch.zeros(len(test), len(AG_NEWS_CLASSES), device=device)
     for member in range(config.ngram_ensemble):
-        model = train_ngram_network(x_train, labels[train], params["epochs"], config, seed + member)
+        model = train_ngram_network(
+            x_train, labels[train], params["epochs"], config, seed + member, device
+        )
         with torch.no_grad():
             probabilities += model(*test_inputs).softmax(1)
-    return probabilities.argmax(1).numpy()
+    return probabilities.argmax(1).cpu().numpy()
 
 
 def train_ngram_network(
-    x_train, labels: np.ndarray, epochs: int, config: Config, seed: int
+    x_train, labels: np.ndarray, epochs: int, config: Config, seed: int, device: str = "cpu"
 ) -> BagOfNgrams:
     """One fastText-style network trained on the rows of ``x_train``; returned in eval mode."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the model's initial weights (dropout draws from this too)
     model = BagOfNgrams(
         x_train.shape[1], config.ngram_dim, len(AG_NEWS_CLASSES), config.ngram_dropout
-    )
+    ).to(device)
     opts = [
         torch.optim.SparseAdam(list(model.bag.parameters()), lr=config.ngram_lr),
         torch.optim.Adam(list(model.out.parameters()), lr=config.ngram_lr),
     ]
-    y = torch.from_numpy(labels)
+    y = torch.from_numpy(labels).to(device)
     n = len(labels)
     batch = 32
     steps = epochs * math.ceil(n / batch)
@@ -314,7 +325,7 @@ def train_ngram_network(
         perm = torch.randperm(n, generator=gen).numpy()
         for i in range(0, n, batch):
             rows = perm[i : i + batch]
-            logits = model(*csr_batch(x_train, rows))
+            logits = model(*csr_batch(x_train, rows, device))
             loss = F.cross_entropy(logits, y[rows])
             for o in opts:
                 o.zero_grad(set_to_none=True)
@@ -360,37 +371,48 @@ def choose_by_inner_cv(
     return grid[int(np.argmax(scores))], scores
 
 
-def nested_cv(
-    name: str,
+def outer_fold(
     fit_predict: FitPredict,
     grid: list[dict],
     labels: np.ndarray,
-    outer: list[tuple[np.ndarray, np.ndarray]],
+    train: np.ndarray,
+    test: np.ndarray,
+    fold: int,
     config: Config,
-    run: Run,
+    seed: int,
 ) -> dict[str, Any]:
-    accuracies, chosen = [], []
-    predictions = np.full(len(labels), -1, dtype=np.int64)  # out-of-fold predictions
+    """One outer fold of nested CV: choose by inner CV on ``train``, fit, predict ``test``.
+
+    Returns plain data (it goes into checkpoints): the accuracy, the choice, the inner
+    scores, the predictions on ``test`` and the seconds taken."""
     start = time.perf_counter()
-    for fold, (train, test) in enumerate(run.progress(outer, desc=name)):
-        params, scores = choose_by_inner_cv(
-            fit_predict, grid, labels, train, config.inner_folds, run.seed + 1 + fold
-        )
-        predictions[test] = fit_predict(train, test, params)
-        acc = float(np.mean(predictions[test] == labels[test]))
-        accuracies.append(acc)
-        chosen.append(params)
-        run.log(model=name, fold=fold, accuracy=acc, chosen=params, inner_scores=scores)
-        run.print(f"{name} fold {fold}: {acc:.4f} with {params} (inner {np.round(scores, 4)})")
-    run.log(
-        model=name, time_s=round(time.perf_counter() - start, 1)
-    )  # not a metric: not repeatable
+    params, scores = choose_by_inner_cv(
+        fit_predict, grid, labels, train, config.inner_folds, seed + 1 + fold
+    )
+    predictions = fit_predict(train, test, params)
+    return {
+        "accuracy": float(np.mean(predictions == labels[test])),
+        "chosen": params,
+        "inner_scores": scores,
+        "predictions": predictions.tolist(),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def summarise(
+    folds: list[dict[str, Any]], outer: list[tuple[np.ndarray, np.ndarray]], rows: int
+) -> dict[str, Any]:
+    """One model's outer folds: accuracies, mean and spread, and out-of-fold predictions."""
+    accuracies = [f["accuracy"] for f in folds]
+    predictions = np.full(rows, -1, dtype=np.int64)
+    for f, (_, test) in zip(folds, outer, strict=True):
+        predictions[test] = f["predictions"]
     return {
         "accuracies": accuracies,
-        "chosen": chosen,
+        "chosen": [f["chosen"] for f in folds],
         "mean": float(np.mean(accuracies)),
         "std": float(np.std(accuracies, ddof=1)),
-        "time_s": time.perf_counter() - start,
+        "time_s": sum(f["seconds"] for f in folds),
         "predictions": predictions,
     }
 
@@ -441,49 +463,52 @@ def run(config: Config, run: Run) -> dict[str, float]:
     texts, labels, protocol = load_data(config, run)
     run.print(protocol)
     outer = stratified_folds(labels, config.folds, run.seed)
-    results: dict[str, dict] = {}
     notes: dict[str, str] = {"protocol": protocol}
 
+    # The models, each a fit-and-predict function of (train rows, test rows, params) and a grid.
+    models: dict[str, tuple[FitPredict, list[dict]]] = {}
     # (a) frozen MiniLM features + logistic-regression head
     if config.embedder == "minilm":
         features = minilm_layer_means(texts, config.embed_batch, run)
-        grid = [{"layers": la, "C": c} for la in config.minilm_layers for c in config.minilm_C]
-        results["a: MiniLM + head"] = nested_cv(
-            "a: MiniLM + head",
+        models["a: MiniLM + head"] = (
             lambda tr, te, p: fit_predict_embedding_head(features, labels, tr, te, p),
-            grid,
-            labels,
-            outer,
-            config,
-            run,
+            [{"layers": la, "C": c} for la in config.minilm_layers for c in config.minilm_C],
         )
     else:
         notes["a"] = "skipped (embedder=none): the text extra is not needed for this run"
         run.print("(a) skipped: embedder=none")
-
     # (b) bag of n-grams from scratch
-    grid = [{"epochs": e} for e in config.ngram_epochs]
-    results["b: n-gram bag"] = nested_cv(
-        "b: n-gram bag",
-        lambda tr, te, p: fit_predict_ngrams(texts, labels, tr, te, p, config, run.seed),
-        grid,
-        labels,
-        outer,
-        config,
-        run,
+    models["b: n-gram bag"] = (
+        lambda tr, te, p: fit_predict_ngrams(
+            texts, labels, tr, te, p, config, run.seed, run.device
+        ),
+        [{"epochs": e} for e in config.ngram_epochs],
+    )
+    # (c) the reference
+    models["c: tf-idf + LR"] = (
+        lambda tr, te, p: fit_predict_tfidf_logreg(texts, labels, tr, te, p),
+        [{"C": c} for c in config.tfidf_C],
     )
 
-    # (c) the reference
-    grid = [{"C": c} for c in config.tfidf_C]
-    results["c: tf-idf + LR"] = nested_cv(
-        "c: tf-idf + LR",
-        lambda tr, te, p: fit_predict_tfidf_logreg(texts, labels, tr, te, p),
-        grid,
-        labels,
-        outer,
-        config,
-        run,
-    )
+    # Nested CV, one (model, outer fold) pair per iteration: a killed run resumes after the
+    # last finished fold, whose results are kept in the checkpointed state.
+    units = [(name, fold) for name in models for fold in range(config.folds)]
+    done: list[dict[str, Any]] = []
+    for i in run.loop(len(units), {"folds": done}, desc="outer folds"):
+        name, fold = units[i]
+        fit_predict, grid = models[name]
+        result = outer_fold(fit_predict, grid, labels, *outer[fold], fold, config, run.seed)
+        done.append({"model": name, "fold": fold, **result})
+        acc, params, scores = result["accuracy"], result["chosen"], result["inner_scores"]
+        run.log(model=name, fold=fold, accuracy=acc, chosen=params, inner_scores=scores)
+        run.print(f"{name} fold {fold}: {acc:.4f} with {params} (inner {np.round(scores, 4)})")
+        if fold == config.folds - 1:
+            seconds = sum(d["seconds"] for d in done if d["model"] == name)
+            run.log(model=name, time_s=round(seconds, 1))  # not a metric: not repeatable
+    results = {
+        name: summarise([d for d in done if d["model"] == name], outer, len(labels))
+        for name in models
+    }
 
     metrics: dict[str, float] = {"rows": len(texts), "folds": config.folds}
     ref = results["c: tf-idf + LR"]

@@ -4,6 +4,10 @@ transformer trained with the same budget (steps x batch x context characters).
 Both models see the same random windows of the training text (first 90%) and are judged by
 the same number: mean cross-entropy of the next character on the held-out last 10%, in
 nats (and bits) per character, over non-overlapping windows that start with no context.
+
+Resuming: both models train in blocks of ``eval_every`` steps, and after each block a
+checkpoint holds each model with its optimiser, window generator, running loss, curve and
+training time; ``--resume`` continues after the last finished block with the same bits.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class Config:
     parallel: bool = True  # train both models at once, one core each (needs dropout = 0)
 
     def validate(self) -> None:
-        for name in ("context", "batch_size", "steps", "width", "layers", "heads"):
+        for name in ("context", "batch_size", "steps", "width", "layers", "heads", "eval_every"):
             if getattr(self, name) < 1:
                 raise PracticumError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.width % self.heads != 0:
@@ -189,52 +193,81 @@ def mean_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 6
     return float(total) / count
 
 
-def train(
-    name: str,
-    model: nn.Module,
-    peak_lr: float,
-    train_data: torch.Tensor,
-    val_x: torch.Tensor,
-    val_y: torch.Tensor,
-    config: Config,
-    run: Run,
-) -> dict[str, list[float]]:
-    # Separate generator per model but the same seed: both see the same windows in order.
-    gen = torch.Generator().manual_seed(run.seed)
-    decay = [p for p in model.parameters() if p.ndim >= 2]  # no decay on biases/norm gains
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay}],
-        lr=peak_lr,
-        betas=(0.9, 0.99),
-        weight_decay=0.0,
-    )
-    curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "time": []}
-    smooth = None
-    start = time.perf_counter()
-    for step in run.progress(range(config.steps), total=config.steps, desc=name):
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, config, peak_lr)
-        x, y = random_windows(train_data, config.context, config.batch_size, gen)
-        x, y = x.to(run.device), y.to(run.device)
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-        if not torch.isfinite(loss):
-            raise PracticumError(f"{name}: the loss became {loss.item()} at step {step}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_grad_norm(model.parameters(), config.grad_clip)
-        opt.step()
-        smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
-        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
-            val = mean_loss(model, val_x, val_y)
-            elapsed = time.perf_counter() - start
-            curve["step"].append(step + 1)
-            curve["train"].append(smooth)
-            curve["val"].append(val)
-            curve["time"].append(elapsed)
-            run.log(model=name, step=step + 1, train_loss=smooth, val_loss=val, time_s=elapsed)
-            run.print(f"{name} step {step + 1}: train {smooth:.3f} val {val:.3f} ({elapsed:.0f} s)")
-    return curve
+class Trainer:
+    """One model's training: the model, AdamW, its window generator, the running loss, the
+    validation curve and the seconds it has trained; ``state_dict`` holds all of them, so a
+    checkpoint of both trainers resumes both models exactly."""
+
+    def __init__(self, name: str, model: nn.Module, peak_lr: float, config: Config, seed: int):
+        self.name, self.model, self.peak_lr = name, model, peak_lr
+        decay = [p for p in model.parameters() if p.ndim >= 2]  # no decay on biases/norm gains
+        no_decay = [p for p in model.parameters() if p.ndim < 2]
+        self.opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay}],
+            lr=peak_lr,
+            betas=(0.9, 0.99),
+            weight_decay=0.0,
+        )
+        # Separate generator per model but the same seed: both see the same windows in order.
+        self.gen = torch.Generator().manual_seed(seed)
+        self.smooth: float | None = None  # exponential moving average of the training loss
+        self.curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "time": []}
+        self.seconds = 0.0  # its own compute time, not time spent waiting for the other model
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "gen": self.gen.get_state(),
+            "smooth": self.smooth,
+            "curve": self.curve,
+            "seconds": self.seconds,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.gen.set_state(state["gen"])
+        self.smooth = state["smooth"]
+        self.curve = {k: list(v) for k, v in state["curve"].items()}
+        self.seconds = state["seconds"]
+
+    def train_block(
+        self,
+        steps: range,
+        train_data: torch.Tensor,
+        val_x: torch.Tensor,
+        val_y: torch.Tensor,
+        config: Config,
+        device: str,
+    ) -> dict[str, float | int | str]:
+        """Train over ``steps``, then estimate the validation loss; returns the log entry."""
+        start = time.perf_counter()
+        for step in steps:
+            for group in self.opt.param_groups:
+                group["lr"] = learning_rate(step, config, self.peak_lr)
+            x, y = random_windows(train_data, config.context, config.batch_size, self.gen)
+            x, y = x.to(device), y.to(device)
+            loss = F.cross_entropy(self.model(x).flatten(0, 1), y.flatten())
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            clip_grad_norm(self.model.parameters(), config.grad_clip)
+            self.opt.step()
+            value = loss.item()
+            self.smooth = value if self.smooth is None else 0.95 * self.smooth + 0.05 * value
+        val = mean_loss(self.model, val_x, val_y)
+        self.seconds += time.perf_counter() - start
+        self.curve["step"].append(steps.stop)
+        self.curve["train"].append(self.smooth)
+        self.curve["val"].append(val)
+        self.curve["time"].append(self.seconds)
+        return {
+            "model": self.name,
+            "step": steps.stop,
+            "train_loss": self.smooth,
+            "val_loss": val,
+            "time_s": self.seconds,
+        }
 
 
 def plot_curves(
@@ -293,13 +326,34 @@ def run(config: Config, run: Run) -> dict[str, float]:
         ),
     }
     rates = {"transformer": config.learning_rate_transformer, "lstm": config.learning_rate_lstm}
+    trainers = {
+        name: Trainer(name, model.to(run.device), rates[name], config, run.seed)
+        for name, model in models.items()
+    }
     val_all = (all_x.to(run.device), all_y.to(run.device))
 
-    def train_and_evaluate(name: str) -> tuple[dict[str, list[float]], dict[str, float], str]:
-        model = models[name].to(run.device)
-        start = time.perf_counter()
-        curve = train(name, model, rates[name], train_data, sub_x, sub_y, config, run)
-        seconds = time.perf_counter() - start
+    # The two models train at the same time, each on one core with one torch thread: small
+    # matrices gain little from a second thread, and each model's arithmetic stays
+    # single-threaded, so its results do not depend on the other (determinism). Dropout draws
+    # from torch's global generator, which two threads would share, so it forces one at a time.
+    parallel = config.parallel and config.dropout == 0.0 and run.device == "cpu"
+    # Training goes in blocks of eval_every steps, each ending with a validation estimate, and
+    # run.loop checkpoints both trainers after each. In parallel the two models train a block
+    # side by side and meet at its end. One at a time, all the transformer's blocks come
+    # first, so dropout's draws from the global generator come in the order they would if
+    # each model trained from start to finish in one go.
+    every = config.eval_every
+    blocks = [range(b, min(b + every, config.steps)) for b in range(0, config.steps, every)]
+    if parallel:
+        units = [(tuple(trainers), block) for block in blocks]
+    else:
+        units = [((name,), block) for name in trainers for block in blocks]
+
+    def train_block(name: str, steps: range) -> dict[str, float | int | str]:
+        return trainers[name].train_block(steps, train_data, sub_x, sub_y, config, run.device)
+
+    def evaluate(name: str) -> tuple[dict[str, float], str]:
+        model = trainers[name].model
         val = mean_loss(model, *val_all)
         gen = torch.Generator().manual_seed(run.seed)
         prompt = torch.from_numpy(vocab.encode("\n")).to(run.device)
@@ -310,38 +364,42 @@ def run(config: Config, run: Run) -> dict[str, float]:
             f"val_bits_{name}": val / math.log(2),
             f"params_{name}": sum(p.numel() for p in model.parameters()),
         }
-        # Times go to the log, not the metrics: metrics must repeat bit for bit.
-        run.log(model=name, train_time_s=round(seconds, 1), final_val_loss=val)
-        return curve, numbers, sample
+        return numbers, sample
 
-    # The two models train at the same time, each on one core with one torch thread: small
-    # matrices gain little from a second thread, and each model's arithmetic stays
-    # single-threaded, so its results do not depend on the other (determinism). Dropout draws
-    # from torch's global generator, which two threads would share, so it forces one at a time.
-    parallel = config.parallel and config.dropout == 0.0 and run.device == "cpu"
     threads_before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        if parallel:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                futures = {name: pool.submit(train_and_evaluate, name) for name in models}
-                results = {name: f.result() for name, f in futures.items()}
-        else:
-            results = {name: train_and_evaluate(name) for name in models}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            run_all = pool.map if parallel else map
+            for unit in run.loop(len(units), trainers, desc=f"blocks of {every} steps"):
+                names, steps = units[unit]
+                # Logged here, in a fixed order, so that metrics.jsonl does not depend on
+                # which thread finishes first.
+                for entry in run_all(train_block, names, [steps] * len(names)):
+                    run.log(**entry)
+                    run.print(
+                        f"{entry['model']} step {entry['step']}: train {entry['train_loss']:.3f}"
+                        f" val {entry['val_loss']:.3f} ({entry['time_s']:.0f} s)"
+                    )
+            results = dict(zip(trainers, run_all(evaluate, trainers), strict=True))
     finally:
         torch.set_num_threads(threads_before)
 
     metrics: dict[str, float] = {}
-    curves, samples = {}, {}
-    for name, (curve, numbers, sample) in results.items():
-        curves[name], samples[name] = curve, sample
+    samples = {}
+    for name, (numbers, sample) in results.items():
+        samples[name] = sample
         metrics.update(numbers)
+        # Times go to the log, not the metrics: metrics must repeat bit for bit.
+        train_time = round(trainers[name].seconds, 1)
+        run.log(model=name, train_time_s=train_time, final_val_loss=numbers[f"val_loss_{name}"])
         run.print(f"--- {name} sample (val {numbers[f'val_loss_{name}']:.3f} nats/char) ---")
         run.print(sample + "\n")
     (run.dir / "samples.txt").write_text(
         "".join(f"=== {name} ===\n{s}\n\n" for name, s in samples.items()), encoding="utf-8"
     )
     metrics["val_chars"] = int(all_y.numel())
+    curves = {name: t.curve for name, t in trainers.items()}
     plot_curves(curves, run, config.batch_size * config.context, config.corpus)
     run.set_params(models)
     return metrics

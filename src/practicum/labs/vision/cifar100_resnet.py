@@ -13,18 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from practicum.lab import Lab, Target
-from practicum.labs.vision import cifar10_resnet
+from practicum.recipes import cifar_resnet
 from practicum.run import Run
 
 
 @dataclass
-class Config(cifar10_resnet.Config):
-    source: cifar10_resnet.Source = "official"
+class Config(cifar_resnet.Config):
+    """cifar10-resnet's settings, with these changes."""
+
+    source: cifar_resnet.Source = "official"
     label_smoothing: float = 0.1  # less smoothing for 100 classes; network and epochs as cifar10
 
 
 def run(config: Config, run: Run) -> dict[str, float]:
-    return cifar10_resnet.run_resnet(config, run, "cifar100", "CIFAR-100 ResNet")
+    return cifar_resnet.run_resnet(config, run, "cifar100", "CIFAR-100 ResNet")
 
 
 LAB = Lab(
@@ -33,7 +35,7 @@ LAB = Lab(
     source="ECE472 assignment 4",
     courses=("ece472",),
     config=Config,
-    quick=cifar10_resnet.QUICK,
+    quick=cifar_resnet.QUICK,
     targets=[Target("test_top5_accuracy", ">=", 0.90, "ECE472 assignment 4")],
     quick_targets=[Target("test_top5_accuracy", ">=", 0.95, "quick mode on 8x8 digits")],
     summary="the cifar10-resnet program on 100 classes; needs the official archive",

@@ -11,16 +11,17 @@ reached 90.98% test accuracy, short of the 92% target.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from practicum.lab import Lab, Target
-from practicum.labs.vision import mnist_cnn
+from practicum.recipes import image_classifier
 from practicum.run import Run
 
 
 @dataclass
-class Config(mnist_cnn.Config):
-    dataset: Literal["mnist", "fashion-mnist", "digits"] = "fashion-mnist"
+class Config(image_classifier.Config):
+    """mnist-cnn's settings, with these changes."""
+
+    dataset: image_classifier.Dataset = "fashion-mnist"
     layer_depths: tuple[int, ...] = (32, 64, 128)
     flip: bool = True
     crop_padding: int = 1
@@ -29,7 +30,7 @@ class Config(mnist_cnn.Config):
 
 
 def run(config: Config, run: Run) -> dict[str, float]:
-    metrics, _ = mnist_cnn.run_classifier(config, run, "Fashion-MNIST CNN")
+    metrics, _ = image_classifier.run_classifier(config, run, "Fashion-MNIST CNN")
     return metrics
 
 
@@ -39,7 +40,7 @@ LAB = Lab(
     source="ECE472 assignment 3, on Fashion-MNIST (Xiao et al. 2017)",
     courses=("ece472",),
     config=Config,
-    quick={**mnist_cnn.QUICK, "flip": False},
+    quick={**image_classifier.QUICK, "flip": False},  # no mirroring of digits
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours)")],
     quick_targets=[Target("test_accuracy", ">=", 0.90, "quick mode on 8x8 digits")],
     summary="the mnist-cnn program with mirroring on Fashion-MNIST",

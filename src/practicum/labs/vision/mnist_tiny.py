@@ -11,7 +11,6 @@ descent (Adam). What was tried, with test accuracies, is in docs/labs/mnist-tiny
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -19,30 +18,26 @@ from torch import nn
 
 from practicum.errors import PracticumError
 from practicum.lab import Lab, Target
-from practicum.labs.vision.mnist_cnn import run_classifier
 from practicum.nn import Linear
+from practicum.recipes.image_classifier import TrainingConfig, run_classifier
 from practicum.run import Run
 
 
 @dataclass
-class Config:
-    dataset: Literal["mnist", "fashion-mnist", "digits"] = "mnist"
+class Config(TrainingConfig):
+    """The tiny model's size, and the program's training settings where they differ."""
+
     side: int = 5  # average-pool the 28x28 image to side x side
     rank: int = 5  # 0: a full linear map side² -> 10; r > 0: side² -> r -> 10, no bias between
     epochs: int = 10
-    batch_size: int = 128
     learning_rate: float = 0.02
-    warmup: float = 0.2
     l2: float = 0.0  # tiny models underfit: no penalty
     crop_padding: int = 0
-    val_size: int = 10_000
-    evals_per_epoch: int = 1
 
     def validate(self) -> None:
         if self.side < 1 or self.rank < 0:
             raise PracticumError(f"need side >= 1 and rank >= 0, got {self.side}, {self.rank}")
-        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
-            raise PracticumError("need epochs >= 1, batch_size >= 1 and learning_rate > 0")
+        super().validate()
 
 
 class TinyNet(nn.Module):

@@ -169,39 +169,26 @@ def predict(model: nn.Module, coords: torch.Tensor, chunk: int = 65536) -> torch
         return torch.cat([model(c) for c in coords.split(chunk)])
 
 
-def fit(
-    name: str,
+def train_step(
     model: nn.Module,
+    opt: torch.optim.Optimizer,
     coords: torch.Tensor,
     target: torch.Tensor,
-    image: torch.Tensor,
-    config: Config,
-    lr: float,
+    batch_pixels: int,
     gen: torch.Generator,
-    run: Run,
-) -> list[tuple[int, float]]:
-    """Train on (coords -> target in [-1, 1]) with Adam and a cosine decay; (step, PSNR) pairs."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps)
+) -> torch.Tensor:
+    """One Adam step on the MSE to ``target`` (values in [-1, 1]) at ``batch_pixels`` random
+    pixels, or at all of them when ``batch_pixels`` is 0 or at least their number; the loss."""
     n = coords.shape[0]
-    curve = []
-    for step in run.progress(range(1, config.steps + 1), desc=name):
-        if config.batch_pixels and config.batch_pixels < n:
-            idx = torch.randint(n, (config.batch_pixels,), generator=gen, device=coords.device)
-            loss = F.mse_loss(model(coords[idx]), target[idx])
-        else:
-            loss = F.mse_loss(model(coords), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if not math.isfinite(loss.item()):
-            raise PracticumError(f"{name}: loss became {loss.item()} at step {step}")
-        if step % config.eval_every == 0 or step == config.steps:
-            fitted = (predict(model, coords).reshape(image.shape) + 1) / 2
-            curve.append((step, psnr(fitted, image)))
-            run.log(model=name, step=step, loss=loss.item(), psnr=curve[-1][1])
-    return curve
+    if batch_pixels and batch_pixels < n:
+        idx = torch.randint(n, (batch_pixels,), generator=gen).to(coords.device)
+        loss = F.mse_loss(model(coords[idx]), target[idx])
+    else:
+        loss = F.mse_loss(model(coords), target)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
 
 
 # ---- demonstrations --------------------------------------------------------------------------
@@ -227,8 +214,8 @@ def autograd_derivatives(
 
 def sobel_and_laplace(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Finite-difference ∂/∂y, ∂/∂x (Sobel, per pixel) and the 5-point Laplacian of an image."""
-    sobel_x = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8
-    laplace = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    sobel_x = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]], device=image.device) / 8
+    laplace = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], device=image.device)
     padded = F.pad(image[None, None], (1, 1, 1, 1), mode="replicate")
     dx = F.conv2d(padded, sobel_x[None, None])[0, 0]
     dy = F.conv2d(padded, sobel_x.T.contiguous()[None, None])[0, 0]
@@ -340,12 +327,41 @@ def run(config: Config, run: Run) -> dict[str, float]:
     run.print(f"image {config.image}: {tuple(original.shape)} -> {tuple(image.shape)}")
 
     models = {k: m.to(run.device) for k, m in build_models(config, gen).items()}
-    curves, fits = {}, {}
-    for name, model in models.items():
-        lr = config.learning_rate if name == "SIREN" else config.baseline_learning_rate
-        curves[name] = fit(name, model, coords, target, image, config, lr, gen, run)
-        fits[name] = (predict(model, coords).reshape(image.shape) + 1) / 2
-        run.print(f"{name}: {curves[name][-1][1]:.2f} dB after {config.steps} steps")
+    opts = {
+        name: torch.optim.Adam(
+            m.parameters(),
+            lr=config.learning_rate if name == "SIREN" else config.baseline_learning_rate,
+        )
+        for name, m in models.items()
+    }
+    # The learning rate decays to zero on a cosine over each network's steps.
+    scheds = {
+        name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps)
+        for name, opt in opts.items()
+    }
+    curves: dict[str, list[tuple[int, float]]] = {name: [] for name in models}  # (step, PSNR)
+
+    # One loop trains the networks in turn (all steps of the first, then the second, ...), so
+    # that one sequence of checkpoints, about ten in all, covers the three of them.
+    state: dict[str, object] = {"generator": gen, "curves": curves}
+    for k, name in enumerate(models):
+        state |= {
+            f"model{k}": models[name],
+            f"optimizer{k}": opts[name],
+            f"schedule{k}": scheds[name],
+        }
+    total = len(models) * config.steps
+    for i in run.loop(total, state, desc="step", every=max(1, total // 10)):
+        name, step = list(models)[i // config.steps], i % config.steps + 1
+        loss = train_step(models[name], opts[name], coords, target, config.batch_pixels, gen)
+        scheds[name].step()
+        if step % config.eval_every == 0 or step == config.steps:
+            fitted = (predict(models[name], coords).reshape(image.shape) + 1) / 2
+            curves[name].append((step, psnr(fitted, image)))
+            run.log(model=name, step=step, loss=loss.item(), psnr=curves[name][-1][1])
+        if step == config.steps:
+            run.print(f"{name}: {curves[name][-1][1]:.2f} dB after {config.steps} steps")
+    fits = {name: (predict(m, coords).reshape(image.shape) + 1) / 2 for name, m in models.items()}
     plot_comparison(curves, fits, image, run)
     siren = models["SIREN"]
 

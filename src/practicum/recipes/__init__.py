@@ -1,0 +1,1 @@
+"""Training programs shared by several labs, each tested on its own."""
