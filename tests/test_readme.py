@@ -65,7 +65,12 @@ def test_table_shows_the_gpu_and_the_spread_over_seeds(tmp_path, monkeypatch):
     from practicum import readme
 
     monkeypatch.setattr(readme, "results_dir", lambda: tmp_path)
-    shutil.copy(results_dir() / "mnist-cnn.json", tmp_path / "mnist-cnn.json")
+    # The committed record, with the time and values this test states (records get rerun).
+    summary = json.loads((results_dir() / "mnist-cnn.json").read_text())
+    summary["wall_time_s"] = 186.0
+    for t in summary["targets"]:
+        t["achieved"], t["passed"] = 0.9942, True
+    (tmp_path / "mnist-cnn.json").write_text(json.dumps(summary))
     (tmp_path / "mnist-cnn").mkdir()
     env = {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}
     (tmp_path / "mnist-cnn" / "env.json").write_text(json.dumps(env))
