@@ -275,7 +275,7 @@ def test_records_show_machine_uncommitted_code_and_seeds(tmp_path):
 
 
 def test_cpu_model_and_device_are_short_and_plain():
-    from practicum.report import cpu_model, device_text
+    from practicum.format import cpu_model, device_text
 
     assert cpu_model({"cpu": "Intel(R) Xeon(R) Processor"}) == "Intel Xeon"
     assert cpu_model({"cpu": "AMD EPYC 7763 64-Core Processor"}) == "AMD EPYC 7763 64-Core"

@@ -104,31 +104,41 @@ def _encode(value: Any) -> Any:
     Containers without arrays come back as the same objects, so a torch state dict keeps
     its type and metadata.
     """
-    if isinstance(value, np.ndarray):
-        return {_ARRAY: torch.from_numpy(np.ascontiguousarray(value).copy())}
-    if isinstance(value, dict):
-        items = {k: _encode(v) for k, v in value.items()}
-        return value if all(items[k] is value[k] for k in value) else items
-    if isinstance(value, list | tuple):
-        encoded = [_encode(v) for v in value]
-        if all(a is b for a, b in zip(encoded, value, strict=True)):
-            return value
-        return encoded if isinstance(value, list) else tuple(encoded)
-    return value
+
+    def leaf(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return {_ARRAY: torch.from_numpy(np.ascontiguousarray(v).copy())}
+        return v
+
+    return _rebuild(value, leaf)
 
 
 def _decode(value: Any) -> Any:
     """The inverse of :func:`_encode`: the stored tensors become NumPy arrays again."""
+
+    def leaf(v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {_ARRAY}:
+            return v[_ARRAY].numpy()
+        return v
+
+    return _rebuild(value, leaf)
+
+
+def _rebuild(value: Any, leaf: Any) -> Any:
+    """``value`` with ``leaf`` applied to it and, where it returns its argument unchanged,
+    inside its dicts, lists and tuples; a container whose items all come back unchanged is
+    returned itself, not a copy."""
+    out = leaf(value)
+    if out is not value:
+        return out
     if isinstance(value, dict):
-        if set(value) == {_ARRAY}:
-            return value[_ARRAY].numpy()
-        items = {k: _decode(v) for k, v in value.items()}
+        items = {k: _rebuild(v, leaf) for k, v in value.items()}
         return value if all(items[k] is value[k] for k in value) else items
     if isinstance(value, list | tuple):
-        decoded = [_decode(v) for v in value]
-        if all(a is b for a, b in zip(decoded, value, strict=True)):
+        rebuilt = [_rebuild(v, leaf) for v in value]
+        if all(a is b for a, b in zip(rebuilt, value, strict=True)):
             return value
-        return decoded if isinstance(value, list) else tuple(decoded)
+        return rebuilt if isinstance(value, list) else tuple(rebuilt)
     return value
 
 

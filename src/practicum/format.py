@@ -53,6 +53,28 @@ def accelerator(env: Mapping[str, Any] | None) -> str:
     return " on " + str(env.get("gpu", "GPU")).removeprefix("NVIDIA ").split()[0]
 
 
+def seed_spread(stats: Mapping[str, Any]) -> str:
+    """One metric's statistics over seeds (a seeds.json ``stats`` entry), for a person:
+    ``0.9935 ± 0.0006 over 5 seeds``."""
+    return f"{number(stats['mean'])} ± {number(stats['std'])} over {stats['n']} seeds"
+
+
+def cpu_model(env: Mapping[str, Any] | None) -> str:
+    """The CPU model of env.json without trademark signs: ``Intel Xeon``, ``AMD EPYC``."""
+    cpu = str((env or {}).get("cpu") or "").strip()
+    if not cpu:
+        return "–"
+    for mark in ("(R)", "(TM)", "(tm)", " Processor", " CPU"):
+        cpu = cpu.replace(mark, "")
+    return " ".join(cpu.split())
+
+
+def device_text(env: Mapping[str, Any] | None) -> str:
+    """``cpu``, or ``cuda on H100`` for a run on a GPU; ``–`` when not recorded."""
+    device = (env or {}).get("device")
+    return f"{device}{accelerator(env)}" if device else "–"
+
+
 def text_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     """Left-aligned columns separated by two spaces, with a rule under the header."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]

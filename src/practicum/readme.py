@@ -28,12 +28,6 @@ HEADER = (
 )
 
 
-def seed_spread(stats: Mapping[str, Any]) -> str:
-    """One metric's statistics over seeds (a seeds.json ``stats`` entry), for a person:
-    ``0.9935 ± 0.0006 over 5 seeds``."""
-    return f"{fmt.number(stats['mean'])} ± {fmt.number(stats['std'])} over {stats['n']} seeds"
-
-
 def _read_json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -65,7 +59,7 @@ def _row(lab: Lab) -> str:
             for metric in _metrics(lab):
                 if metric in stats:
                     name = f"`{metric}` " if len(_metrics(lab)) > 1 else ""
-                    achieved += f"<br>{name}mean {seed_spread(stats[metric])}"
+                    achieved += f"<br>{name}mean {fmt.seed_spread(stats[metric])}"
         env = _read_json(results / lab.name / "env.json")
         time = fmt.duration(summary.get("wall_time_s")) + fmt.accelerator(env)
     name = f"`{lab.name}`"

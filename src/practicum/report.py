@@ -40,7 +40,6 @@ from practicum import format as fmt
 from practicum.errors import PracticumError
 from practicum.io import atomic_write_bytes, atomic_write_text, read_json
 from practicum.lab import COURSES, Lab, all_labs, make_config, topics
-from practicum.readme import seed_spread
 from practicum.records import load_seeds, project_root, results_dir
 from practicum.run import load_summary
 
@@ -170,22 +169,6 @@ def collect_runs(run_dirs: Sequence[str | Path], runs_root: str | Path) -> list[
 
 
 # ---- what a row and a page show ---------------------------------------------------------
-def cpu_model(env: Mapping[str, Any] | None) -> str:
-    """The CPU model of env.json without trademark signs: ``Intel Xeon``, ``AMD EPYC``."""
-    cpu = str((env or {}).get("cpu") or "").strip()
-    if not cpu:
-        return "–"
-    for mark in ("(R)", "(TM)", "(tm)", " Processor", " CPU"):
-        cpu = cpu.replace(mark, "")
-    return " ".join(cpu.split())
-
-
-def device_text(env: Mapping[str, Any] | None) -> str:
-    """``cpu``, or ``cuda on H100`` for a run on a GPU; ``–`` when not recorded."""
-    device = (env or {}).get("device")
-    return f"{device}{fmt.accelerator(env)}" if device else "–"
-
-
 def _achieved_text(t: Mapping[str, Any]) -> str:
     return f"{fmt.number(t.get('achieved'))} ({'pass' if t.get('passed') else 'FAIL'})"
 
@@ -193,7 +176,7 @@ def _achieved_text(t: Mapping[str, Any]) -> str:
 def _spread_lines(rec: RunRecord) -> list[str]:
     """``metric: mean ± std over n seeds`` for each metric of a record's seeds.json."""
     stats = (rec.seeds or {}).get("stats", {})
-    return [f"{metric}: {seed_spread(s)}" for metric, s in stats.items()]
+    return [f"{metric}: {fmt.seed_spread(s)}" for metric, s in stats.items()]
 
 
 @dataclass
@@ -237,8 +220,8 @@ def _row(name: str, lab: Lab | None, rec: RunRecord | None) -> Row:
         seed=fmt.number(s.get("seed")),
         mode="quick" if s.get("quick") else "full",
         wall_time=fmt.duration(s.get("wall_time_s")),
-        cpu=cpu_model(rec.env),
-        device=device_text(rec.env),
+        cpu=fmt.cpu_model(rec.env),
+        device=fmt.device_text(rec.env),
         commit=fmt.short_commit(rec.env),
         dirty=rec.dirty,
     )
