@@ -9,15 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from practicum.cli import main
-from practicum.lab import all_labs
 from practicum.launch import resume_lab, run_lab
 from practicum.run import Run
 
@@ -115,7 +112,7 @@ def test_a_torch_state_dict_is_saved_as_it_is(tmp_path):
     assert state_of(optimizer) == optimizer.state_dict()
 
 
-def test_keeps_two_and_skips_a_corrupt_newest(tmp_path):
+def test_keeps_two_and_skips_a_corrupt_newest(tmp_path, capsys):
     run = Run(tmp_path, quiet=True)
     model = torch.nn.Linear(2, 2)
     for step in (0, 1, 2):
@@ -128,10 +125,18 @@ def test_keeps_two_and_skips_a_corrupt_newest(tmp_path):
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated
 
     run.resuming = True
-    with pytest.warns(UserWarning, match="unreadable"):
-        resumed = run.restore(model=model)
+    resumed = run.restore(model=model)
     assert resumed["step"] == 1
     assert torch.all(model.weight == 1)
+    # One line, even with --quiet, naming the file skipped and the one used.
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "unreadable checkpoint(s) step-00000002.pt (" in line and "set aside" in line
+    assert line.endswith("resuming " + str(run.checkpoints_dir / "step-00000001.pt (step 1)"))
+    # Set aside, so that the next checkpoint saved is not pruned in its favour.
+    assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == [
+        "step-00000001.pt",
+        "step-00000002.pt.unreadable",
+    ]
 
 
 class _Exploit:
@@ -139,7 +144,7 @@ class _Exploit:
         return (os.system, ("touch pwned",))
 
 
-def test_loading_never_executes_pickled_code(tmp_path, monkeypatch):
+def test_loading_never_executes_pickled_code(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     run = Run(tmp_path / "r", quiet=True)
     model = torch.nn.Linear(2, 2)
@@ -147,11 +152,9 @@ def test_loading_never_executes_pickled_code(tmp_path, monkeypatch):
     evil = run.checkpoints_dir / "step-00000009.pt"
     torch.save({"step": 9, "objects": {"model": _Exploit()}}, evil, pickle_module=pickle)
     run.resuming = True
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        resumed = run.restore(model=model)
+    resumed = run.restore(model=model)
     assert not (tmp_path / "pwned").exists()
-    assert resumed["step"] == 0 and any("unreadable" in str(w.message) for w in caught)
+    assert resumed["step"] == 0 and "step-00000009.pt (UnpicklingError)" in capsys.readouterr().err
 
 
 def test_sigkill_mid_run_then_resume_gives_the_same_bits(tmp_path):
@@ -198,7 +201,7 @@ def test_wall_time_carries_over_a_resume(tmp_path):
 
 def test_nan_loss_is_one_line_naming_the_step(tmp_path, capsys):
     out = tmp_path / "nan"
-    code = main(["run", "sine-basis", "--quiet", "--set", "learning_rate=1e4", "--out", str(out)])
+    code = main(["run", "sine-basis", "--quiet", "--set", "learning_rate=100", "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "non-finite at optimiser step" in err and "BasisRegression." in err
@@ -217,19 +220,10 @@ class _Interrupted(Exception):
     pass
 
 
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
-
-
-def _recorded_wall_time(lab: str) -> float | None:
-    """Seconds the lab's result of record took (its full run), None without a record."""
-    path = RESULTS / f"{lab}.json"
-    return float(json.loads(path.read_text())["wall_time_s"]) if path.is_file() else None
-
-
-# Every lab's plain quick mode, and one run that sets every option cifar10-resnet has: the
-# whitening filters and the weight average must come back too, with a full-resolution first
-# stage as in the full defaults (long runs are resumed across sessions).
-CASES = [pytest.param(name, [], id=name) for name in all_labs()] + [
+# Every lab's plain quick mode is resumed in test_every_lab.py; here one run sets every option
+# cifar10-resnet has: the whitening filters and the weight average must come back too, with a
+# full-resolution first stage as in the full defaults (long runs are resumed across sessions).
+CASES = [
     pytest.param(
         "cifar10-resnet",
         ["epochs=3", "val_size=100", "whiten=true", "ema_decay=0.9", "pool=false,true"]
@@ -239,14 +233,12 @@ CASES = [pytest.param(name, [], id=name) for name in all_labs()] + [
 ]
 
 
-@pytest.mark.filterwarnings("error")  # an unreadable checkpoint would resume from an older one
 @pytest.mark.parametrize(("lab", "settings"), CASES)
-def test_long_labs_resume_from_their_epoch_checkpoints(tmp_path, monkeypatch, lab, settings):
-    """Every lab whose quick mode checkpoints at least twice is stopped right after its first
-    checkpoint; --resume then gives the same bits and metrics as a run that was never stopped
-    (test_resume.py compares the metrics logs line by line). Every lab whose full run of
-    record took over a minute must be among them.
-    """
+def test_long_labs_resume_from_their_epoch_checkpoints(
+    tmp_path, monkeypatch, capsys, lab, settings
+):
+    """Stopped right after its first checkpoint, --resume gives the same bits and metrics as a
+    run that was never stopped (test_resume.py compares the metrics logs line by line)."""
     overrides = dict(s.split("=", 1) for s in settings)
     save = Run.checkpoint
     steps: list[int] = []
@@ -257,13 +249,7 @@ def test_long_labs_resume_from_their_epoch_checkpoints(tmp_path, monkeypatch, la
 
     monkeypatch.setattr(Run, "checkpoint", counted)
     whole, _ = run_lab(lab, quick=True, quiet=True, overrides=overrides, out=tmp_path / "whole")
-    wall = _recorded_wall_time(lab)
-    if len(steps) < 2:
-        assert wall is None or wall <= 60, (
-            f"{lab}'s full run took {wall:.0f} s but its quick mode checkpoints "
-            f"{len(steps)} time(s): use run.loop (the training-loop contract)"
-        )
-        pytest.skip(f"{lab}'s quick mode checkpoints {len(steps)} time(s): nothing to resume")
+    assert len(steps) >= 2, f"only {len(steps)} checkpoint(s): nothing to resume"
 
     def save_then_stop(self: Run, step: int, **objects: object):
         save(self, step, **objects)
@@ -275,7 +261,9 @@ def test_long_labs_resume_from_their_epoch_checkpoints(tmp_path, monkeypatch, la
         run_lab(lab, quick=True, quiet=True, overrides=overrides, out=cut)
     assert not (cut / "summary.json").exists()
     monkeypatch.setattr(Run, "checkpoint", save)
+    capsys.readouterr()
     resumed, _ = resume_lab(cut, quiet=True)
+    assert capsys.readouterr().err == ""  # no checkpoint unreadable, nothing started over
     assert resumed["param_hash"] == whole["param_hash"]
     assert resumed["metrics"] == whole["metrics"]
     lines = (cut / "metrics.jsonl").read_text().splitlines()  # cut back, not doubled

@@ -55,7 +55,7 @@ def test_unknown_set_key_lists_valid_keys(capsys):
         ("steps=many", "is not an integer"),
         ("learning_rate=fast", "is not a number"),
         ("learning_rate=nan", "not a finite number"),
-        ("steps=0", "steps must be >= 1"),
+        ("steps=0", "steps=0 is out of range"),
         ("steps", "expects key=value"),
     ],
 )

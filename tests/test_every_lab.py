@@ -1,12 +1,18 @@
 """Guarantees that hold for every lab, whoever adds it.
 
-* Same seed, same bits: each lab's quick mode, run twice in this process, gives identical
-  metrics and ``param_hash``.
+* Same seed, same bits, and exact resume: each lab's quick mode is run twice in this process.
+  When the first run checkpoints at least twice, the second is stopped right after its first
+  checkpoint and continued with ``--resume``; either way the second gives the first's metrics,
+  ``param_hash`` and metrics log (one pair of runs shows both properties, at half the cost of
+  testing them apart). Every lab whose full run of record took over a minute must resume.
 * Every torch model runs on ``run.device``: the second of those runs is given a ``run.device``
   that is the CPU but can be told apart wherever it is passed (``"cpu:0"``), and records
   which modules and tensors were sent there (see :class:`DeviceRecorder`).
 * Labs never import labs, and every module under ``labs/`` is a lab in a topic folder
   (read from the source with ``ast``, function-level and ``importlib`` imports included).
+
+The contract checks that need no run (ranges, sources, optional dependencies) are in
+``test_lab_contract.py``: this file is the longest of the suite, the one ``-n 2`` waits for.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import ast
 import dataclasses
 import functools
 import importlib
+import json
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +34,7 @@ import torch
 import practicum.labs
 from practicum import launch
 from practicum.lab import Lab, Target, all_labs
-from practicum.launch import run_lab
+from practicum.launch import resume_lab, run_lab
 from practicum.run import Run
 
 LABS_DIR = Path(practicum.labs.__file__).parent
@@ -194,18 +201,69 @@ class DeviceRecorder:
         return out
 
 
-def _quick(lab: str | Lab, out: Path) -> dict[str, Any]:
-    summary, _ = run_lab(lab, quick=True, quiet=True, out=out)
-    return summary
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def _recorded_wall_time(lab: str) -> float | None:
+    """Seconds the lab's result of record took (its full run), None without a record."""
+    path = RESULTS / f"{lab}.json"
+    return float(json.loads(path.read_text())["wall_time_s"]) if path.is_file() else None
+
+
+def _log(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl without its clock readings (the one thing two runs may not share)."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    clock = ("time", "second", "elapsed")
+    return [
+        {k: v for k, v in json.loads(line).items() if not any(c in k for c in clock)}
+        for line in lines
+    ]
+
+
+class _Stopped(Exception):
+    """Raised right after a checkpoint is written: the run is cut there, as by a kill."""
 
 
 @pytest.mark.parametrize("name", list(all_labs()))
-def test_quick_mode_twice_gives_the_same_bits_and_runs_on_run_device(tmp_path, monkeypatch, name):
-    first = _quick(name, tmp_path / "first")
+def test_quick_mode_twice_gives_the_same_bits_resumes_exactly_and_runs_on_run_device(
+    tmp_path, monkeypatch, capsys, name
+):
+    save = Run.checkpoint
+    steps: list[int] = []
+
+    def counted(self: Run, step: int, **objects: object):
+        steps.append(step)
+        return save(self, step, **objects)
+
+    def save_then_stop(self: Run, step: int, **objects: object):
+        save(self, step, **objects)
+        raise _Stopped
+
+    monkeypatch.setattr(Run, "checkpoint", counted)
+    first, _ = run_lab(name, quick=True, quiet=True, out=tmp_path / "first")
+    resumable = len(steps) >= 2
+    wall = _recorded_wall_time(name)
+    assert resumable or wall is None or wall <= 60, (
+        f"{name}'s full run took {wall:.0f} s but its quick mode checkpoints {len(steps)} "
+        "time(s): use run.loop (the training-loop contract)"
+    )
+    second_dir = tmp_path / "second"
     with DeviceRecorder(monkeypatch) as devices:  # the second run also records devices
-        second = _quick(name, tmp_path / "second")
+        if resumable:
+            monkeypatch.setattr(Run, "checkpoint", save_then_stop)
+            with pytest.raises(_Stopped):
+                run_lab(name, quick=True, quiet=True, out=second_dir)
+            assert not (second_dir / "summary.json").exists()
+            monkeypatch.setattr(Run, "checkpoint", save)
+            capsys.readouterr()
+            second, _ = resume_lab(second_dir, quiet=True)
+            assert capsys.readouterr().err == ""  # no checkpoint unreadable, nothing restarted
+        else:
+            monkeypatch.setattr(Run, "checkpoint", save)
+            second, _ = run_lab(name, quick=True, quiet=True, out=second_dir)
     assert second["metrics"] == first["metrics"]
     assert second["param_hash"] == first["param_hash"]
+    assert _log(second_dir) == _log(tmp_path / "first")  # cut back at the resume, not doubled
     assert not devices.problems(), f"{name}: {'; '.join(devices.problems())}"
 
 
@@ -239,7 +297,7 @@ def test_the_device_check_fails_a_lab_that_ignores_run_device(tmp_path, monkeypa
         run=lambda config, run: _fit(run, move),
     )
     with DeviceRecorder(monkeypatch) as devices:
-        _quick(lab, tmp_path)
+        run_lab(lab, quick=True, quiet=True, out=tmp_path)
     if move:
         assert devices.problems() == [] and devices.forwards == 6
     else:

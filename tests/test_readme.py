@@ -147,3 +147,111 @@ def test_every_run_of_record_ran_the_labs_current_defaults():
         changed = {k for k in recorded if k in defaults and recorded[k] != defaults[k]}
         assert not changed, f"{path.stem}: defaults differ from the run of record in {changed}"
         assert set(recorded) <= set(defaults), f"{path.stem}: the record has unknown options"
+
+
+def _cells(row: str) -> list[str]:
+    """The cells of one Markdown table row."""
+    return [cell.strip() for cell in row.strip().strip("|").split(" | ")]
+
+
+def test_a_labs_full_time_reads_the_same_everywhere():
+    """One source for a lab's full-run time (the record's measured wall time with its GPU,
+    else the lab's estimate marked ≈): the README, `practicum list`, `practicum info`, the
+    report's index and docs/reproducibility.md all show it."""
+    from practicum import format as fmt
+    from practicum.cli import lab_info, lab_listing
+    from practicum.lab import all_labs
+    from practicum.records import ESTIMATE_MARK, full_time
+    from practicum.report import load_records, render_index
+
+    labs = all_labs()
+    table = readme_text().split(BEGIN, 1)[1].split(END, 1)[0]
+    readme = {
+        re.match(r"\[?`([a-z0-9-]+)`", cells[0])[1]: cells[4]
+        for cells in (_cells(r) for r in table.splitlines() if r.startswith("| ["))
+    }
+    listing = lab_listing(labs.values())
+    column = listing[0].index("full")
+    listed = {line.split()[0]: line[column:].strip() for line in listing[2:] if line[:2] == "  "}
+    index = render_index(load_records(results_dir()), labs, "now", of_record=True)
+    shown = {}
+    for name, row in re.findall(
+        r'<tr class="(?:run|not-run)" data-lab="([^"]+)">(.*?)</tr>', index, re.S
+    ):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        shown[name] = cells[7]
+    md_rows = (project_root() / "docs" / "reproducibility.md").read_text().splitlines()
+    md = {
+        cells[0].strip("`"): cells[7]
+        for cells in (_cells(r) for r in md_rows if r.startswith("| `"))
+        if cells[0].strip("`") in labs
+    }
+    for name, lab in labs.items():
+        time = full_time(lab)
+        assert readme[name] == listed[name] == shown[name] == md[name] == time, name
+        record = results_dir() / f"{name}.json"
+        if record.is_file():
+            measured = fmt.duration(json.loads(record.read_text())["wall_time_s"])
+            assert time.startswith(measured) and not time.startswith(ESTIMATE_MARK), name
+        else:
+            assert time == ESTIMATE_MARK + lab.time_full, name
+    info = "\n".join(lab_info(labs["cifar10-resnet"]))
+    assert f"full {full_time(labs['cifar10-resnet'])}" in info
+
+
+# A lab's estimate (Lab.time_full): one duration, and the GPU when it needs one.
+SHORT_TIME = re.compile(r"(\d+(?:\.\d+)?) (s|min|h)(?: on ([A-Za-z0-9]+))?")
+SECONDS = {"s": 1, "min": 60, "h": 3600}
+
+
+def test_every_labs_estimate_is_short_and_near_its_record():
+    """The estimate is what `practicum list` and the README show until a lab has a record, so
+    it must fit there whole, and where a record exists it must not contradict it."""
+    from practicum import format as fmt
+    from practicum.lab import all_labs
+
+    for name, lab in all_labs().items():
+        match = SHORT_TIME.fullmatch(lab.time_full)
+        assert match, f"{name}: time_full {lab.time_full!r} is not like '12 min' or '4 min on H100'"
+        record = results_dir() / f"{name}.json"
+        if not record.is_file():
+            continue
+        wall = json.loads(record.read_text())["wall_time_s"]
+        estimate = float(match[1]) * SECONDS[match[2]]
+        assert wall / 2 <= estimate <= wall * 2, f"{name}: {lab.time_full!r} against {wall:.0f} s"
+        env = json.loads((results_dir() / name / "env.json").read_text())
+        assert (match[3] or "") == fmt.accelerator(env).removeprefix(" on "), name
+
+
+def test_the_two_commands_install_every_extra_a_lab_needs():
+    """`make run` and `make test` install the extras that name every other extra, so after
+    either command each lab's full run finds its optional packages."""
+    import tomllib
+
+    from practicum.lab import all_labs
+
+    root = project_root()
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    make = (root / "Makefile").read_text()
+    installs = re.findall(r"pip install [^\n]*-e '\.\[([\w,]+)\]'", make)
+    assert len(installs) == 1, "one install line, shared by both commands"
+    assert re.search(r"^run: .*\$\(STAMP\)", make, re.M)
+    assert re.search(r"^lint: .*\$\(STAMP\)", make, re.M) and re.search(r"^test: lint", make, re.M)
+
+    installed: set[str] = set()
+    todo = installs[0].split(",")
+    while todo:
+        name = todo.pop()
+        if name in installed:
+            continue
+        installed.add(name)
+        for requirement in extras[name]:
+            inner = re.fullmatch(r"practicum\[([\w,]+)\]", requirement.replace(" ", ""))
+            if inner:
+                todo += inner[1].split(",")
+    assert set(extras) <= installed, f"not installed by make: {sorted(set(extras) - installed)}"
+    for lab in all_labs().values():
+        for extra in getattr(lab, "requires", ()):
+            assert extra.name in extras, f"{lab.name} needs an extra pyproject.toml lacks"

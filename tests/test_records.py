@@ -189,3 +189,13 @@ def test_git_commit_is_dirty_for_tracked_changes_only(tmp_path):
 def test_results_dir_is_the_projects_docs_results():
     assert records.results_dir() == records.project_root() / "docs" / "results"
     assert (records.project_root() / "pyproject.toml").is_file()
+
+
+def test_full_time_is_the_records_wall_time_else_the_labs_estimate(tmp_path):
+    lab = get_lab("sine-basis")
+    assert records.full_time(lab, tmp_path) == records.ESTIMATE_MARK + lab.time_full
+    assert records.record([make_run(tmp_path / "runs", 0, 0.03)], results=tmp_path).seeds == 1
+    assert records.full_time(lab, tmp_path) == "3.0 s"  # make_run's wall time, on a CPU
+    env = {"git_commit": CLEAN, "device": "cuda", "gpu": "NVIDIA H200"}
+    (tmp_path / "sine-basis" / "env.json").write_text(json.dumps(env))
+    assert records.full_time(lab, tmp_path) == "3.0 s on H200"

@@ -77,6 +77,26 @@ def summary_of(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "summary.json").read_text())
 
 
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by its SHA-256: equal digests mean nothing was written."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def assert_no_builder_paths(site: Path, *builder_paths: Path) -> None:
+    """No page names the repository's or the builder's absolute folders, nor /tmp."""
+    for page in site.glob("*.html"):
+        html = page.read_text()
+        for path in (project_root(), *builder_paths):
+            assert str(path) not in html, f"{page.name} shows {path}"
+        assert "/tmp" not in html, page.name
+
+
 def test_report_picks_newest_run_per_lab_and_links_everything(capsys, runs_root, tmp_path):
     code, out, err = build(capsys, runs_root, tmp_path)
     assert code == 0, err
@@ -148,6 +168,12 @@ def test_report_picks_newest_run_per_lab_and_links_everything(capsys, runs_root,
             assert not src.startswith(("/", "file:", "http")), "links must be relative"
             assert (site / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # The rows say what they are (runs found under a folder, not records); paths are relative.
+    lead = re.search(r'<p class="lead">(.*?)</p>', index, re.S)[1]
+    assert "the newest finished run of a lab under" in lead and "not a result of record" in lead
+    assert_no_builder_paths(site, runs_root, tmp_path)
+    assert "…/sine-basis/" + f"{NEW_STAMP}-s1" in page  # the run folder, without its root
+
     # The Markdown table: the same rows.
     md = (tmp_path / "reproducibility.md").read_text()
     assert re.search(r"^\| `sine-basis` \| ECE472 assignment 1 \| rmse_to_sine <= 0.1 \|", md, re.M)
@@ -187,6 +213,62 @@ def test_clear_one_line_errors(capsys, runs_root, tmp_path):
     assert not (tmp_path / "site").exists()
 
 
+def test_plain_report_writes_report_folder_only(capsys, runs_root, tmp_path, monkeypatch):
+    """`practicum report` as the README shows it writes ./report/ and nothing else: docs/
+    (with the committed docs/reproducibility.md) is byte for byte as it was."""
+    docs = project_root() / "docs"
+    before = tree_digest(docs)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").symlink_to(runs_root)
+    assert main(["report"]) == 0
+    out, _ = capsys.readouterr()
+    assert "markdown" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "runs"]
+    assert tree_digest(docs) == before
+    site = tmp_path / "report"
+    assert {"index.html", "sine-basis.html", "spirals.html"} <= {p.name for p in site.iterdir()}
+    # Inside the current folder a run folder is shown relative to it.
+    assert f"runs/sine-basis/{NEW_STAMP}-s1" in (site / "sine-basis.html").read_text()
+    assert_no_builder_paths(site, tmp_path)
+    # A second build into the same site is fine (it is an earlier report, not other files).
+    assert main(["report"]) == 0
+    # The committed Markdown holds the records: only --records may rewrite it.
+    code = main(["report", "--docs-md", str(docs / "reproducibility.md")])
+    _, err = capsys.readouterr()
+    assert code == 2 and "practicum report --records" in err
+    assert tree_digest(docs) == before
+
+
+def test_bad_out_is_one_line_and_writes_nothing(capsys, runs_root, tmp_path):
+    """`report --out` that is empty, a file, under a file, not creatable or a folder of other
+    files: one line, exit 2, and every file where it was."""
+    docs = project_root() / "docs"
+    before_docs = tree_digest(docs)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    others = tmp_path / "others"
+    (others / "spirals").mkdir(parents=True)  # a lab-named folder the site would replace
+    (others / "spirals" / "mine.png").write_bytes(b"keep")
+    bad = {
+        "": "--out is empty",
+        str(a_file): "is a file",
+        str(a_file / "site"): "cannot be created",
+        str(others): "holds other files",
+    }
+    if Path("/proc/self").is_dir():
+        bad["/proc/practicum-site"] = "report"
+    before = tree_digest(tmp_path)
+    for out, needle in bad.items():
+        code = main(["report", "--runs-root", str(runs_root), "--out", out])
+        _, err = capsys.readouterr()
+        assert code == 2, out
+        assert err.startswith("practicum: error: ") and len(err.strip().splitlines()) == 1, err
+        assert needle in err and "Traceback" not in err, (out, err)
+    assert tree_digest(tmp_path) == before
+    assert tree_digest(docs) == before_docs
+    assert not Path("/proc/practicum-site").exists()
+
+
 def test_records_mode_builds_the_site_from_the_results_of_record(capsys, tmp_path):
     """`--records` reads docs/results/ (committed runs of record), one page per recorded lab,
     with the plots copied beside the pages and a GPU run's wall time marked as such."""
@@ -203,6 +285,12 @@ def test_records_mode_builds_the_site_from_the_results_of_record(capsys, tmp_pat
     table = (tmp_path / "reproducibility.md").read_text()
     assert "read from `docs/results/`" in table
     assert "on H100" in table  # cifar10-resnet's run of record ran on one
+    site = tmp_path / "site"
+    assert_no_builder_paths(site, tmp_path)
+    lead = re.search(r'<p class="lead">(.*?)</p>', (site / "index.html").read_text(), re.S)[1]
+    assert "newest" not in lead and "Each row is a lab&#39;s run of record" in lead
+    cifar = (site / "cifar10-resnet.html").read_text()
+    assert "practicum run cifar10-resnet --seed 0 --device cuda</code>" in cifar
 
 
 def _copy_record(lab: str, dest: Path, **env_changes: Any) -> None:
@@ -221,7 +309,21 @@ def test_records_show_machine_uncommitted_code_and_seeds(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     _copy_record("sine-basis", results, git_commit="a" * 40, cpu="Intel(R) Xeon(R) Processor")
-    _copy_record("spirals", results, git_commit="b" * 40 + "+dirty", cpu="AMD EPYC")
+    _copy_record(
+        "spirals",
+        results,
+        git_commit="b" * 40 + "+dirty",
+        cpu="AMD EPYC",
+        device="cuda:0",
+        gpu="NVIDIA H100 80GB HBM3",
+        num_threads=2,
+    )
+    # A record keeps its targets' wording of the day; the page shows the lab's words now.
+    spirals_summary = json.loads((results / "spirals.json").read_text())
+    for t in spirals_summary["targets"]:
+        t["source"] = "issue 2"
+    spirals_summary["wall_time_s"] = 754.0
+    (results / "spirals.json").write_text(json.dumps(spirals_summary))
     values = [0.048, 0.050, 0.052]
     runs = [
         {
@@ -253,6 +355,22 @@ def test_records_show_machine_uncommitted_code_and_seeds(tmp_path):
 
     dirty_page = (site / "spirals.html").read_text()
     assert DIRTY_NOTE.capitalize() in dirty_page and "b" * 40 + "+dirty" in dirty_page
+    # Reproduce: the device and threads it ran with, and what it took on them.
+    assert "<code>practicum run spirals --seed 0 --device cuda --threads 2</code>" in dirty_page
+    note = re.search(r'<p id="reproduce-note">(.*?)</p>', dirty_page, re.S)[1]
+    assert note.startswith("The run of record took 12.6 min (device cuda:0 on H100, 2 threads")
+    assert "12.6 min on H100" in rows["spirals"]  # the wall time names the GPU, as the README
+    sources = re.findall(
+        r"<td>([^<]*)</td></tr>", dirty_page.split('id="targets"')[1].split("</table>")[0]
+    )
+    registered = [t.source for t in all_labs()["spirals"].targets]
+    assert sources[: len(registered)] == registered and "issue 2" not in dirty_page
+    # The lab's doc: on the page itself when the site lies outside the project.
+    assert '<a href="#notes"><code>docs/labs/spirals.md</code></a>' in dirty_page
+    assert '<h2 id="notes">Notes</h2>' in dirty_page
+    # A lab without a record shows its own estimate, marked as one.
+    estimate = re.search(r'<tr class="not-run" data-lab="es">(.*?)</tr>', index, re.S)[1]
+    assert f"≈ {all_labs()['es'].time_full}" in estimate
     clean_page = (site / "sine-basis.html").read_text()
     assert DIRTY_NOTE.capitalize() not in clean_page
     assert "Intel(R) Xeon(R) Processor" in clean_page
@@ -270,8 +388,17 @@ def test_records_show_machine_uncommitted_code_and_seeds(tmp_path):
     spirals_md = next(line for line in md.splitlines() if line.startswith("| `spirals`"))
     assert "⚠️" in spirals_md and "⚠️" not in sine_md
     assert "| 0 (of 3) |" in sine_md and "0.05 ± 0.002 over 3 seeds" in sine_md
-    assert "Intel Xeon, cpu" in sine_md and "AMD EPYC, cpu" in spirals_md
+    assert "Intel Xeon, cpu" in sine_md and "AMD EPYC, cuda:0 on H100" in spirals_md
     assert "### sine-basis" in md and "| 0 (record) | 0.048 |" in md
+
+
+def test_doc_link_from_a_site_in_the_project_is_relative():
+    from practicum.report import _doc_href
+
+    root = project_root()
+    assert _doc_href("sine-basis", root / "report") == "../docs/labs/sine-basis.md"
+    assert _doc_href("sine-basis", root / "a" / "b") == "../../docs/labs/sine-basis.md"
+    assert _doc_href("no-such-lab", root / "report") is None
 
 
 def test_cpu_model_and_device_are_short_and_plain():
@@ -503,3 +630,52 @@ def test_site_renders_in_headless_chromium(capsys, runs_root, tmp_path):
         assert any("ERR_FILE_NOT_FOUND" in e for e in errors), errors
     finally:
         browser.close()
+
+
+def test_papers_page_lists_every_claim_beside_the_papers_number(tmp_path):
+    """One row per target of a paper lab: claim, the paper's value, ours and the verdict; a
+    target the run did not reach is 'not matched', a lab without a run is 'not run'."""
+    import dataclasses
+
+    from practicum.lab import Lab, Target, bounded
+    from practicum.report import RunRecord, paper_claims, render_index, render_papers
+
+    @dataclasses.dataclass
+    class Config:
+        steps: int = bounded(1, "[1, 10]")
+
+    targets = [
+        Target("mse", "<=", 0.9, "Li et al. 2017, Table 1 (K=10)", paper="0.77"),
+        Target("ratio", ">=", 3.0, "Finn et al. 2017, Fig. 2", paper="about 10x"),
+    ]
+    ran = Lab(
+        name="toy-paper",
+        title="t",
+        source="Finn et al. 2017",
+        config=Config,
+        run=lambda c, r: {},
+        targets=targets,
+        topic="papers",
+    )
+    unrun = dataclasses.replace(ran, name="other-paper", source="Someone 2020")
+    plain = dataclasses.replace(
+        ran, name="plain", topic="basics", targets=[Target("acc", ">=", 0.5, "ECE472 assignment 1")]
+    )
+    labs = {lab.name: lab for lab in (ran, unrun, plain)}
+    judged = [targets[0].judge({"mse": 0.71}), targets[1].judge({"ratio": 2.0})]
+    summary = {"lab": "toy-paper", "targets": judged, "quick": False, "metrics": {}}
+    rec = RunRecord(dir=tmp_path, summary=summary, config=None, env=None, plots=[])
+
+    claims = paper_claims([rec], labs)
+    assert [(c.lab, c.paper_value, c.ours, c.matched) for c in claims] == [
+        ("toy-paper", "0.77", "0.71", True),
+        ("toy-paper", "about 10x", "2", False),
+        ("other-paper", "0.77", "–", None),
+        ("other-paper", "about 10x", "–", None),
+    ]  # the lab without a paper claim ("plain") has no row
+    html = render_papers([rec], labs, "now", of_record=True)
+    assert "4 claims of 2 paper reproductions; 2 measured in the runs of record, 1 of them" in html
+    assert html.count('<span class="badge pass">matched</span>') == 1
+    assert html.count('<span class="badge fail">not matched</span>') == 1
+    assert "Li et al. 2017, Table 1 (K=10)" in html and "about 10x" in html
+    assert '<a href="papers.html">Papers</a>: 4 claims' in render_index([rec], labs, "now")

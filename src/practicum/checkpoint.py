@@ -3,14 +3,14 @@
 A checkpoint is one ``torch.save`` file ``checkpoints/step-00000123.pt`` written atomically; the
 newest two are kept. Loading uses ``weights_only=True``, so a checkpoint can never execute code:
 everything in it is tensors and plain Python data (RNG states included, converted to lists).
-A truncated or corrupt newest file is skipped with a warning and the previous one is used.
+A truncated or corrupt newest file is skipped (and reported) and the previous one is used.
 """
 
 from __future__ import annotations
 
 import random
 import re
-import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -157,17 +157,27 @@ def save(folder: Path, step: int, payload: dict[str, Any], keep: int = 2) -> Pat
     return path
 
 
-def load_latest(folder: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint that loads; corrupt ones are skipped with a warning."""
+@dataclass
+class Latest:
+    """What :func:`load_latest` found: the newest checkpoint that loads (``path`` and
+    ``payload``, both None when none does) and the newer ones that did not, with why."""
+
+    path: Path | None = None
+    payload: dict[str, Any] | None = None
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def load_latest(folder: Path) -> Latest:
+    """The newest checkpoint that loads; the newer, corrupt ones are listed, not raised."""
+    latest = Latest()
     for path in reversed(checkpoint_files(folder)):
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
             if not isinstance(payload, dict) or "step" not in payload:
                 raise ValueError("not a practicum checkpoint")
-            return path, payload
         except Exception as exc:  # a truncated zip, a bad pickle, ...: any failure means unusable
-            warnings.warn(
-                f"checkpoint {path} is unreadable ({type(exc).__name__}); using the previous one",
-                stacklevel=2,
-            )
-    return None
+            latest.unreadable.append((path, type(exc).__name__))
+            continue
+        latest.path, latest.payload = path, payload
+        break
+    return latest

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import pkgutil
+import shlex
 import sys
 import textwrap
 import tokenize
@@ -25,12 +26,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from practicum import format as fmt
-from practicum.errors import PracticumError
+from practicum.errors import Interrupted, PracticumError
 from practicum.lab import COURSES, Lab, Target, all_labs, get_lab, make_config, parse_sets, topics
 from practicum.run import load_summary
 
 EXIT_FAILED_TARGET = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
 WIDTH = 100  # columns of everything the command prints
 # `practicum list` shortens a lab's times to these widths; `practicum info` shows them whole.
 QUICK_TIME_WIDTH = 8
-FULL_TIME_WIDTH = 12
+FULL_TIME_WIDTH = 16  # "10.3 min on H100"
 
 
 # ---- text that fits ------------------------------------------------------------------
@@ -107,7 +109,10 @@ def lab_listing(labs: Iterable[Lab]) -> list[str]:
     quick_w = max(
         len(header[2]), *(len(brief_time(lab.time_quick, QUICK_TIME_WIDTH)) for lab in labs)
     )
-    full_w = max(len(header[3]), *(len(brief_time(lab.time_full)) for lab in labs))
+    from practicum.records import full_time  # the record's time, else the lab's estimate
+
+    full = {lab.name: brief_time(full_time(lab)) for lab in labs}
+    full_w = max(len(header[3]), *(len(full[lab.name]) for lab in labs))
     # Four columns, two spaces apart, the line indented by two.
     summary_w = WIDTH - 2 - name_w - quick_w - full_w - 3 * 2
     rows = [
@@ -115,7 +120,7 @@ def lab_listing(labs: Iterable[Lab]) -> list[str]:
             lab.name,
             shorten(lab.summary or lab.title, summary_w),
             brief_time(lab.time_quick, QUICK_TIME_WIDTH),
-            brief_time(lab.time_full),
+            full[lab.name],
         ]
         for lab in labs
     ]
@@ -229,7 +234,9 @@ def _target_lines(targets: Sequence[Target]) -> list[str]:
 
 
 def _config_lines(lab: Lab) -> list[str]:
-    full, quick = make_config(lab), make_config(lab, quick=True)
+    # What the lab would run with, shown even where this machine could not run it.
+    full = make_config(lab, check_memory=False)
+    quick = make_config(lab, quick=True, check_memory=False)
     hints = typing.get_type_hints(lab.config)
     comments = config_comments(lab.config)
     lines = []
@@ -304,7 +311,9 @@ def lab_info(lab: Lab) -> list[str]:
     doc = project_root() / "docs" / "labs" / f"{lab.name}.md"
     if doc.is_file():
         lines += _field("notes", _relative(doc))
-    lines += _field("time", f"quick {lab.time_quick}; full {lab.time_full}")
+    from practicum.records import full_time
+
+    lines += _field("time", f"quick {lab.time_quick}; full {full_time(lab)}")
     lines += ["", "targets (full run):", *_target_lines(lab.targets)]
     if lab.quick_targets is None:
         lines += ["targets (--quick): the same"]
@@ -334,7 +343,7 @@ def _result_rows(summary: dict[str, Any]) -> list[list[str]]:
                 f"{t['op']} {t['value']:g}",
                 fmt.number(t["achieved"]),
                 "pass" if t["passed"] else "FAIL",
-                fmt.duration(summary["wall_time_s"]),
+                fmt.duration(summary.get("wall_time_s")),
             ]
         )
     return rows
@@ -343,25 +352,55 @@ def _result_rows(summary: dict[str, Any]) -> list[list[str]]:
 RESULT_HEADER = ["lab", "metric", "target", "achieved", "pass", "time"]
 
 
+def check_seed(seed: int) -> None:
+    """Seeds are what NumPy accepts: 0 <= seed < 2**32."""
+    if seed < 0 or seed >= 2**32:
+        raise PracticumError(f"--seed must be in [0, 2**32), got {seed}")
+
+
+def resume_command(run_dir: str | Path, args: argparse.Namespace) -> str:
+    """The `practicum run --resume` line that continues ``run_dir``, with the --device and
+    --threads the user gave (the folder's env.json supplies them otherwise)."""
+    words = ["practicum", "run", "--resume", str(run_dir)]
+    if args.device_given is not None:
+        words += ["--device", args.device_given]
+    if args.threads is not None:
+        words += ["--threads", str(args.threads)]
+    return shlex.join(words)
+
+
+def _interrupted(exc: Interrupted, args: argparse.Namespace) -> Interrupted:
+    """Ctrl-C in a run, worded for the command line: the folder and how to continue it."""
+    return Interrupted(
+        exc.run_dir,
+        f"the run in {exc.run_dir} is unfinished; continue it with "
+        f"`{resume_command(exc.run_dir, args)}`",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from practicum.launch import run_lab
 
-    if args.seed < 0 or args.seed >= 2**32:
-        raise PracticumError(f"--seed must be in [0, 2**32), got {args.seed}")
+    check_seed(args.seed)
     overrides = parse_sets(args.set or [])
     # Under torchrun every process runs this command; rank 0 alone talks (and writes the
     # run folder), so the results table appears once.
     worker = int(os.environ.get("RANK", "0")) > 0
     args.quiet = args.quiet or worker
     say = (lambda *_, **__: None) if worker else print
-    if args.resume:
-        if args.lab or args.all or overrides or args.out or args.topic or args.course:
+    if args.resume is not None:
+        if args.lab or args.all or overrides or args.out is not None or args.topic or args.course:
             raise PracticumError("--resume takes the lab, config and folder from RUN_DIR alone")
+        if not args.resume.strip():
+            raise PracticumError("--resume is empty; name the run folder to continue")
         from practicum.launch import resume_lab
 
-        summary, run_dir = resume_lab(
-            args.resume, device=args.device_given, quiet=args.quiet, threads=args.threads
-        )
+        try:
+            summary, run_dir = resume_lab(
+                args.resume, device=args.device_given, quiet=args.quiet, threads=args.threads
+            )
+        except Interrupted as exc:
+            raise _interrupted(exc, args) from None
         say(fmt.text_table(_result_rows(summary), RESULT_HEADER))
         say(f"run folder: {run_dir}")
         return 0 if summary["passed"] else EXIT_FAILED_TARGET
@@ -380,8 +419,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         raise PracticumError("name a lab to run, or --all (see `practicum list`)")
 
-    # Check every config and the device before anything runs, so bad input costs nothing.
+    # Check every config, run folder, the device and the threads before anything runs or is
+    # written, so bad input costs nothing.
     from practicum.launch import check_out, resolve_device, resolve_threads
+
+    if args.out is not None and not args.out.strip():
+        check_out(args.out, labs[0].name)  # the one-line error for an empty --out
 
     def out_dir(lab_name: str) -> Path | None:
         if args.out is None:
@@ -390,27 +433,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     for lab in labs:
         make_config(lab, quick=args.quick, overrides=overrides)
-        check_out(out_dir(lab.name))
+        check_out(out_dir(lab.name), lab.name)
     resolve_device(args.device)
     resolve_threads(args.threads)
 
     rows: list[list[str]] = []
     failed = []
-    for lab in labs:
+    for finished, lab in enumerate(labs):
         out = out_dir(lab.name)
         if not args.quiet:
             mode = "quick" if args.quick else "full"
             print(f"== {lab.name} ({mode}, seed {args.seed}): {lab.title}", file=sys.stderr)
-        summary, run_dir = run_lab(
-            lab,
-            quick=args.quick,
-            seed=args.seed,
-            overrides=overrides,
-            out=out,
-            device=args.device,
-            quiet=args.quiet,
-            threads=args.threads,
-        )
+        try:
+            summary, run_dir = run_lab(
+                lab,
+                quick=args.quick,
+                seed=args.seed,
+                overrides=overrides,
+                out=out,
+                device=args.device,
+                quiet=args.quiet,
+                threads=args.threads,
+            )
+        except Interrupted as exc:
+            if args.all and rows:  # what finished is not lost
+                say(fmt.text_table(rows, RESULT_HEADER))
+                say(f"{finished} of {len(labs)} labs finished before the interrupt")
+            raise _interrupted(exc, args) from None
         rows += _result_rows(summary)
         if not summary["passed"]:
             failed.append(lab.name)
@@ -426,15 +475,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def verdict(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The targets judged again from the saved metrics, and the one-line verdict that
+    `practicum show` and `practicum check` both print."""
+    judged = recheck(summary)
+    if not summary["metrics"]:
+        return judged, "targets missed: the summary holds no metrics"
+    missing = [t["metric"] for t in judged if t["achieved"] is None]
+    if missing:
+        return judged, f"targets missed: no value for {', '.join(missing)} in the metrics"
+    if all(t["passed"] for t in judged):
+        return judged, "all targets met"
+    return judged, "targets missed"
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     summary = load_summary(args.run_dir)
+    judged, line = verdict(summary)
     mode = "quick" if summary.get("quick") else "full"
     print(f"lab {summary['lab']} ({mode}, seed {summary.get('seed')})")
     print(f"run folder: {args.run_dir}")
     for key, value in summary["metrics"].items():
         print(f"  {key:<28} {fmt.number(value)}")
-    print(fmt.text_table(_result_rows(summary), RESULT_HEADER))
-    print(f"passed: {summary.get('passed')}   param_hash: {summary.get('param_hash')}")
+    print(fmt.text_table(_result_rows({**summary, "targets": judged}), RESULT_HEADER))
+    print(f"{line}   param_hash: {summary.get('param_hash')}")
     plots = sorted((Path(args.run_dir) / "plots").glob("*.png"))
     if plots:
         print("plots: " + ", ".join(p.name for p in plots))
@@ -447,20 +511,24 @@ def recheck(summary: dict[str, Any]) -> list[dict[str, Any]]:
     if summary["lab"] in labs:
         targets = labs[summary["lab"]].targets_for(bool(summary.get("quick")))
     else:
-        targets = [
-            Target(t["metric"], t["op"], float(t["value"]), t.get("source", ""))
-            for t in summary["targets"]
-        ]
+        try:
+            targets = [
+                Target(t["metric"], t["op"], float(t["value"]), t.get("source", ""))
+                for t in summary["targets"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PracticumError(
+                f"the summary of {summary['lab']} has a bad target: {exc}"
+            ) from None
     return [t.judge(summary["metrics"]) for t in targets]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     summary = load_summary(args.run_dir)
-    judged = recheck(summary)
+    judged, line = verdict(summary)
     print(fmt.text_table(_result_rows({**summary, "targets": judged}), RESULT_HEADER))
-    ok = all(t["passed"] for t in judged)
-    print("all targets met" if ok else "targets missed")
-    return 0 if ok else EXIT_FAILED_TARGET
+    print(line)
+    return 0 if line == "all targets met" else EXIT_FAILED_TARGET
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -496,6 +564,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 def cmd_debug(args: argparse.Namespace) -> int:
     from practicum.debug import debug_lab
 
+    check_seed(args.seed)
     rows, run_dir = debug_lab(
         args.lab,
         quick=args.quick,
@@ -515,11 +584,42 @@ def _add_filters(p: argparse.ArgumentParser, only: str) -> None:
     p.add_argument("--course", help=f"{only} the labs of this course ({', '.join(COURSES)})")
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version, and the commit in a git checkout (looked up only
+    when asked: it runs git)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **_: Any):
+        super().__init__(option_strings, dest, nargs=0, help="the version (and git commit)")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(version_text())
+        parser.exit(0)
+
+
+def version_text() -> str:
+    """``practicum 0.1.0`` and, in a git checkout, ``(commit 0123456789)`` (``+dirty`` when
+    tracked files have uncommitted changes)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from practicum.repro import git_commit
+
+    try:
+        text = f"practicum {version('practicum')}"
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        text = "practicum (not installed)"
+    commit = git_commit()
+    return text + (f" (commit {fmt.short_commit({'git_commit': commit})})" if commit else "")
+
+
+RUN_DIR_HELP = "a run folder (runs/<lab>/<time>-s<seed>, or the --out of `practicum run`)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="practicum",
         description="Deep-learning practice as tested, reproducible experiments.",
     )
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("list", help="the labs by topic: what each shows, quick and full times")
@@ -539,28 +639,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)"
     )
-    p.add_argument("--out", help="run folder (default runs/<lab>/<UTC time>-s<seed>)")
-    p.add_argument("--device", dest="device_given", help="cpu or cuda (default cpu)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="a new or empty run folder (default: a fresh runs/<lab>/<UTC time>-s<seed>; "
+        "with --all: DIR/<lab>)",
+    )
+    p.add_argument(
+        "--device", dest="device_given", metavar="DEVICE", help="cpu or cuda (default cpu)"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run in its folder (from its newest usable checkpoint)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
-    p.add_argument("--threads", type=int, help="intra-op threads (default $PRACTICUM_THREADS or 1)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="intra-op threads (default $PRACTICUM_THREADS or 1)",
+    )
     p.set_defaults(func=cmd_run, device="cpu")
 
     p = sub.add_parser("debug", help="a few training steps of a lab with gradient-flow hooks")
-    p.add_argument("lab")
+    p.add_argument("lab", help="lab name (see `practicum list`); labs that step a torch optimiser")
     p.add_argument("--quick", action="store_true", help="the lab's quick preset")
     p.add_argument("--steps", type=int, default=20, help="optimiser steps to watch (default 20)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE")
-    p.add_argument("--out", help="run folder (default runs/<lab>-debug/<UTC time>-s<seed>)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)"
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="a new or empty folder (default: a fresh runs/<lab>-debug/<UTC time>-s<seed>)",
+    )
     p.set_defaults(func=cmd_debug)
 
     p = sub.add_parser("show", help="print the summary of a run folder")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("check", help="re-judge a run's targets from its saved metrics")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
@@ -573,7 +695,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="the run of record, then other seeds of its lab and config",
     )
-    p.add_argument("--allow-quick", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--allow-quick",
+        action="store_true",
+        help="accept --quick runs too (for trying the workflow; records are full runs)",
+    )
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser(
@@ -587,14 +713,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="build the reproducibility report (report/index.html)")
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="default: newest run per lab")
-    p.add_argument("--out", default="report", help="site folder (default report/)")
-    p.add_argument("--runs-root", default="runs", help="where to look for runs (default runs/)")
-    p.add_argument("--docs-md", help="Markdown table path (default docs/reproducibility.md)")
-    p.add_argument("--no-docs", action="store_true", help="do not write the Markdown table")
     p.add_argument(
-        "--records", action="store_true", help="the runs of record in docs/results/, not runs/"
+        "--out",
+        default="report",
+        metavar="DIR",
+        help="site folder: new, empty or an earlier site (default report/)",
+    )
+    p.add_argument(
+        "--runs-root", default="runs", metavar="DIR", help="where to look for runs (default runs/)"
+    )
+    p.add_argument(
+        "--docs-md",
+        metavar="FILE",
+        help="also write the Markdown tables here (--records: docs/reproducibility.md)",
+    )
+    p.add_argument("--no-docs", action="store_true", help="write no Markdown tables")
+    p.add_argument(
+        "--records",
+        action="store_true",
+        help="the runs of record in docs/results/, not runs/; rewrites docs/reproducibility.md",
     )
     p.set_defaults(func=cmd_report)
+
+    from practicum.grade.cli import add_grade_parser  # the autograder's own subcommands
+
+    add_grade_parser(sub)
     return parser
 
 
@@ -609,9 +752,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PracticumError as exc:
         print(f"practicum: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("practicum: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        detail = f": {exc.message}" if isinstance(exc, Interrupted) else ""
+        print(f"practicum: interrupted{detail}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `practicum list | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

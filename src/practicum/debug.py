@@ -246,16 +246,18 @@ def debug_lab(
     from practicum.errors import PracticumError
     from practicum.io import atomic_write_json, atomic_write_text
     from practicum.lab import get_lab, make_config
-    from practicum.launch import resolve_threads, set_threads
+    from practicum.launch import check_out, make_run_dir, resolve_threads, set_threads
     from practicum.repro import environment, seed_everything
-    from practicum.run import Run, default_run_dir
+    from practicum.run import Run
 
     if steps < 1:
         raise PracticumError(f"--steps must be >= 1, got {steps}")
     lab = get_lab(lab_name)
     config = make_config(lab, quick=quick, overrides=overrides)
-    run_dir = Path(out) if out else default_run_dir(f"{lab.name}-debug", seed)
-    set_threads(resolve_threads(None))
+    check_out(out, f"{lab.name}-debug")
+    threads = resolve_threads(None)
+    run_dir = make_run_dir(out, f"{lab.name}-debug", seed, Path("runs"))
+    set_threads(threads)
     seed_everything(seed)
     run = Run(run_dir, seed=seed, quick=quick, quiet=True)
     atomic_write_json(run_dir / "env.json", environment())

@@ -53,6 +53,11 @@ def accelerator(env: Mapping[str, Any] | None) -> str:
     return " on " + str(env.get("gpu", "GPU")).removeprefix("NVIDIA ").split()[0]
 
 
+def wall_time(seconds: Any, env: Mapping[str, Any] | None) -> str:
+    """A run's wall time with the GPU it ran on: ``36.5 min``, ``10.3 min on H100``."""
+    return duration(seconds) + accelerator(env)
+
+
 def seed_spread(stats: Mapping[str, Any]) -> str:
     """One metric's statistics over seeds (a seeds.json ``stats`` entry), for a person:
     ``0.9935 ± 0.0006 over 5 seeds``."""

@@ -23,6 +23,29 @@ A lab lives in one module of a topic folder of ``practicum.labs`` (``labs/basics
 The registry (:func:`all_labs`) imports every module below ``practicum.labs`` and collects
 their ``LAB`` objects, so adding a lab is adding a file. A lab's topic is the folder it sits
 in; the courses it serves are named by the keys of :data:`COURSES`.
+
+Ranges. Every number in a config has a range, declared with the field::
+
+    steps: int = bounded(5000, "[1, 1e6]")          # inclusive
+    learning_rate: float = bounded(0.1, "(0, 10]")  # open at 0: rates are positive
+    widths: tuple[int, ...] = bounded((64, 64), "[1, 65536]")  # each element
+
+The contract enforces them, so no lab checks a range by hand: :class:`Lab` refuses a config
+whose int, float or tuple-of-numbers fields lack one (a subclass that only changes a default
+inherits its base's range) and whose defaults or quick values lie outside theirs, and
+:func:`make_config` refuses a ``--set`` value outside its range in one line that names the
+field, the value and the range. A config's ``validate()`` is for what one range cannot say
+(``width`` a multiple of ``heads``, a choice among strings).
+
+Memory. A lab whose sizes multiply declares ``footprint(config) -> bytes``, a rough estimate
+of the run's peak memory (helpers in :mod:`practicum.footprint`); :func:`make_config`
+refuses a config that needs more than the machine has available, naming
+``PRACTICUM_ALLOW_LARGE=1`` as the override.
+
+Optional dependencies. A lab that imports a package of an extra (``pip install -e
+'.[text]'``) declares it as an :class:`Extra` in ``requires`` and imports it through
+:meth:`Extra.load`, which stops with one line naming the install command when it is missing;
+:meth:`Lab.check_requirements` loads every extra a config needs, at the start of a run.
 """
 
 from __future__ import annotations
@@ -32,12 +55,14 @@ import difflib
 import importlib
 import math
 import pkgutil
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from practicum import footprint as _footprint
 from practicum.errors import PracticumError
 
 Op = Literal[">=", "<="]
@@ -61,6 +86,9 @@ class Target:
     op: Op
     value: float
     source: str  # where the threshold comes from
+    # For a paper reproduction: what the paper itself reports for this claim, as it reports it
+    # ("0.77 MSE (Li et al. 2017, Table 2)", "63% for CNN+MLP"); shown on the report's Papers page.
+    paper: str = ""
 
     def __post_init__(self) -> None:
         if self.op not in (">=", "<="):
@@ -82,10 +110,114 @@ class Target:
             "achieved": None if achieved is None else float(achieved),
             "passed": bool(passed),
             "source": self.source,
+            **({"paper": self.paper} if self.paper else {}),
         }
 
     def describe(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"
+
+
+_INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^,\s]+)\s*([\])])\s*$")
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed values, written as in mathematics: ``"[1, 1e6]"``, ``"(0, 1)"``.
+
+    ``inf`` and ``-inf`` stand for no bound. A value is inside when it lies between the ends,
+    an end included where its bracket is square.
+    """
+
+    text: str
+    lo: float
+    hi: float
+    lo_open: bool
+    hi_open: bool
+
+    @classmethod
+    def parse(cls, text: str) -> Range:
+        match = _INTERVAL.match(text)
+        if match is None:
+            raise ValueError(f"range {text!r} is not an interval like '[1, 100]' or '(0, 1]'")
+        left, lo_text, hi_text, right = match.groups()
+        try:
+            lo, hi = float(lo_text), float(hi_text)
+        except ValueError:
+            raise ValueError(f"range {text!r}: its ends must be numbers") from None
+        if math.isnan(lo) or math.isnan(hi) or lo > hi:
+            raise ValueError(f"range {text!r} is empty")
+        return cls(f"{left}{lo_text}, {hi_text}{right}", lo, hi, left == "(", right == ")")
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        above = value > self.lo if self.lo_open else value >= self.lo
+        below = value < self.hi if self.hi_open else value <= self.hi
+        return above and below
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def bounded(default: Any, interval: str) -> Any:
+    """A config field with a default and the range its values must lie in (each element, for
+    a tuple): ``steps: int = bounded(5000, "[1, 1e6]")``."""
+    return field(default=default, metadata={"range": Range.parse(interval)})
+
+
+def field_range(config: type, name: str) -> Range | None:
+    """The range declared for a config field, by its class or the nearest base class that
+    declares one (so a subclass that only changes a default keeps its base's range)."""
+    for cls in config.__mro__:
+        declared = getattr(cls, "__dataclass_fields__", {}).get(name)
+        if declared is not None and "range" in declared.metadata:
+            return declared.metadata["range"]
+    return None
+
+
+def _is_number(typ: Any) -> bool:
+    return typ in (int, float)
+
+
+def needs_range(typ: Any) -> bool:
+    """Whether a config field of this type must declare a range: numbers, tuples of numbers,
+    and either of those or None."""
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin in (typing.Union, types.UnionType):
+        return any(needs_range(a) for a in args if a is not type(None))
+    if origin in (tuple, list):
+        return bool(args) and _is_number(args[0])
+    return _is_number(typ)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """Optional dependencies a lab imports: the pip extra that installs them, and when a run
+    needs them (``when(config)``; always, if not given)."""
+
+    name: str  # the extra in pyproject.toml: pip install -e '.[name]'
+    modules: tuple[str, ...]  # importable names, in the order the lab imports them
+    what: str = ""  # what needs them, for the message ("model (a)")
+    unless: str = ""  # how to run without them, for the message ("--set embedder=none")
+    when: Callable[[Any], bool] | None = None
+
+    def needed(self, config: Any) -> bool:
+        return self.when is None or bool(self.when(config))
+
+    def load(self) -> dict[str, types.ModuleType]:
+        """Import the modules; one line naming the install command when one is missing."""
+        loaded = {}
+        for module in self.modules:
+            try:
+                loaded[module] = importlib.import_module(module)
+            except ImportError:
+                who = f"{self.what} needs" if self.what else "needs"
+                unless = f" (or run with {self.unless})" if self.unless else ""
+                raise PracticumError(
+                    f"{who} the optional '{self.name}' dependencies ({module} is missing): "
+                    f"pip install -e '.[{self.name}]'{unless}"
+                ) from None
+        return loaded
 
 
 @dataclass(frozen=True)
@@ -105,14 +237,37 @@ class Lab:
     topic: str = ""  # set by the registry from the lab's folder
     time_full: str = "?"  # typical wall time on 2 CPU cores, measured
     time_quick: str = "?"
+    # Rough peak memory of a run in bytes, for labs whose sizes multiply (practicum.footprint).
+    footprint: Callable[[Any], int] | None = None
+    requires: tuple[Extra, ...] = ()  # optional dependencies, imported through Extra.load
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
             raise TypeError(f"lab {self.name}: config must be a dataclass")
-        make_config(self, quick=True)  # the quick preset must name real fields
+        for name, typ in config_fields(self).items():
+            declared = field_range(self.config, name)
+            if declared is None and needs_range(typ):
+                raise TypeError(
+                    f"lab {self.name}: config field {name!r} has no range; declare it as "
+                    f"`{name}: ... = bounded(default, '[lo, hi]')` (practicum.lab.bounded)"
+                )
+            if declared is not None and not needs_range(typ):
+                raise TypeError(f"lab {self.name}: config field {name!r} is not a number")
+        for quick in (False, True):  # the quick preset names real fields; values in range
+            try:
+                make_config(self, quick=quick, check_memory=False)
+            except PracticumError as exc:
+                preset = "quick preset" if quick else "defaults"
+                raise ValueError(f"lab {self.name}: its {preset} fail: {exc}") from None
         unknown = [c for c in self.courses if c not in COURSES]
         if unknown:
             raise ValueError(f"lab {self.name}: unknown course(s) {unknown}; see lab.COURSES")
+
+    def check_requirements(self, config: Any) -> None:
+        """Import every optional dependency this config needs; one line if one is missing."""
+        for extra in self.requires:
+            if extra.needed(config):
+                extra.load()
 
     def targets_for(self, quick: bool) -> list[Target]:
         if quick and self.quick_targets is not None:
@@ -179,8 +334,18 @@ def _parse_value(key: str, text: str, typ: Any) -> Any:
     raise PracticumError(f"cannot set {key} from the command line (type {typ})")
 
 
-def make_config(lab: Lab, quick: bool = False, overrides: Mapping[str, str] | None = None) -> Any:
-    """Build a lab's config: defaults, then the quick preset, then ``--set`` overrides."""
+def make_config(
+    lab: Lab,
+    quick: bool = False,
+    overrides: Mapping[str, str] | None = None,
+    check_memory: bool = True,
+) -> Any:
+    """Build a lab's config: defaults, then the quick preset, then ``--set`` overrides.
+
+    Every number must lie in its field's range, then the config's own ``validate()`` runs,
+    then (with ``check_memory``) the lab's memory estimate must fit this machine: each
+    failure is one PracticumError line, before anything is written.
+    """
     fields = config_fields(lab)
     values: dict[str, Any] = {}
     if quick:
@@ -195,10 +360,36 @@ def make_config(lab: Lab, quick: bool = False, overrides: Mapping[str, str] | No
             )
         values[key] = _parse_value(key, text, fields[key])
     config = lab.config(**values)
+    check_config(lab, config, check_memory)
+    return config
+
+
+def check_config(lab: Lab, config: Any, check_memory: bool = True) -> None:
+    """The checks every config passes before a run starts or resumes: ranges, the config's own
+    ``validate()``, then (with ``check_memory``) the memory estimate against this machine."""
+    check_ranges(lab, config)
     validate = getattr(config, "validate", None)
     if callable(validate):
-        validate()  # labs may check ranges and raise PracticumError
-    return config
+        validate()  # what ranges cannot say: relations between fields, choices among strings
+    if check_memory and lab.footprint is not None:
+        _footprint.check_fits(lab.name, lab.footprint(config), _footprint.available_memory())
+
+
+def check_ranges(lab: Lab, config: Any) -> None:
+    """PracticumError naming the first field whose value (or an element of it) lies outside
+    the field's range."""
+    for f in dataclasses.fields(config):
+        declared = field_range(type(config), f.name)
+        value = getattr(config, f.name)
+        if declared is None or value is None:
+            continue
+        for item in value if isinstance(value, tuple | list) else (value,):
+            if item not in declared:
+                shown = ",".join(map(str, value)) if isinstance(value, tuple | list) else value
+                raise PracticumError(
+                    f"{f.name}={shown} is out of range for lab {lab.name}: "
+                    f"{f.name} must lie in {declared}"
+                )
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:

@@ -29,11 +29,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from practicum.errors import PracticumError
-from practicum.format import short_commit
+from practicum.format import short_commit, wall_time
 from practicum.io import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:
+    from practicum.lab import Lab
 
 SEEDS = "seeds.json"
 
@@ -55,6 +58,31 @@ def load_seeds(lab: str, results: Path | None = None) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text())
+
+
+# Marks a time that is the lab's own estimate (``Lab.time_full``), not a measured run of record.
+ESTIMATE_MARK = "≈ "
+
+
+def estimate(lab: Lab) -> str:
+    """A lab's own estimate of its full run (``time_full``), marked as one."""
+    return ESTIMATE_MARK + lab.time_full
+
+
+def full_time(lab: Lab, results: Path | None = None) -> str:
+    """A lab's full-run time, written the same in the README, `practicum list` and `info`, and
+    the report: its run of record's measured wall time (with the GPU, if it ran on one), else
+    the lab's own estimate (``time_full``) marked with :data:`ESTIMATE_MARK`."""
+    results = results if results is not None else results_dir()
+    try:
+        summary = json.loads((results / f"{lab.name}.json").read_text())
+    except FileNotFoundError:
+        return estimate(lab)
+    try:
+        env = json.loads((results / lab.name / "env.json").read_text())
+    except FileNotFoundError:
+        env = None
+    return wall_time(summary.get("wall_time_s"), env)
 
 
 def is_clean(env: Mapping[str, Any] | None) -> bool:

@@ -23,14 +23,22 @@ from practicum.io import atomic_write, atomic_write_json, read_json, to_json
 T = TypeVar("T")
 
 
-def default_run_dir(lab: str, seed: int, root: Path = Path("runs")) -> Path:
+def new_run_dir(lab: str, seed: int, root: Path = Path("runs")) -> Path:
+    """Create and return a fresh run folder ``root/<lab>/<UTC time>-s<seed>``.
+
+    Never one that exists: two runs started in the same second (even by two processes, since
+    the creation itself is the test) get ``<time>-2-s<seed>``, ``<time>-3-s<seed>``, ...
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = root / lab / f"{stamp}-s{seed}"
+    (root / lab).mkdir(parents=True, exist_ok=True)
     n = 1
-    while path.exists():  # two runs in the same second
-        n += 1
-        path = root / lab / f"{stamp}-{n}-s{seed}"
-    return path
+    while True:
+        path = root / lab / (f"{stamp}-s{seed}" if n == 1 else f"{stamp}-{n}-s{seed}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
 
 
 class Run:
@@ -64,7 +72,8 @@ class Run:
         self.quick = quick
         self.quiet = quiet
         self.params: Any = None
-        self.resuming = False  # set by the runner for --resume
+        self.resuming = False  # set by prepare_resume (the launcher's --resume)
+        self._resume_from: tuple[Path, dict[str, Any]] | None = None
         self.last_checkpoint: Path | None = None
         # Wall time spent by earlier processes of this run, up to the checkpoint resumed from
         # (work after it was lost and is done again, so it is not counted twice).
@@ -73,6 +82,9 @@ class Run:
         (self.dir / "plots").mkdir(exist_ok=True)
         (self.dir / "checkpoints").mkdir(exist_ok=True)
         self._metrics_log = self.dir / "metrics.jsonl"
+        # Where this process's lines of the log begin (a resumed run that finds no usable
+        # checkpoint keeps only those).
+        self._metrics_start = self._metrics_log.stat().st_size if self._metrics_log.exists() else 0
         self._t0 = time.perf_counter()
 
     # ---- paths -------------------------------------------------------------------
@@ -218,21 +230,72 @@ class Run:
         self.last_checkpoint = ckpt.save(self.checkpoints_dir, step, payload)
         return self.last_checkpoint
 
+    def prepare_resume(self) -> None:
+        """Make this run a ``--resume``: find the checkpoint that :meth:`restore` continues from.
+
+        Unreadable checkpoints newer than it are set aside as ``*.unreadable`` (so that no new
+        checkpoint is pruned in their favour) and named in one line on stderr. Without a usable
+        checkpoint — stopped before the first, or every one unreadable — the run starts over:
+        the metrics log keeps only what this process wrote, and the run ends as an
+        uninterrupted one would.
+        """
+        from practicum import checkpoint as ckpt
+
+        latest = ckpt.load_latest(self.checkpoints_dir)
+        for path, _ in latest.unreadable:
+            path.rename(path.with_name(path.name + ".unreadable"))
+        bad = ", ".join(f"{path.name} ({why})" for path, why in latest.unreadable)
+        if latest.path is None or latest.payload is None:
+            self.resuming = False
+            self._start_metrics_over()
+            why = (
+                f"every checkpoint is unreadable ({bad}; set aside as *.unreadable)"
+                if bad
+                else "it was stopped before its first checkpoint"
+            )
+            self._warn(f"{self.dir}: nothing to resume from: {why}; starting the run over")
+            return
+        self.resuming = True
+        self._resume_from = (latest.path, latest.payload)
+        where = f"{latest.path} (step {latest.payload['step']})"
+        if bad:
+            self._warn(
+                f"unreadable checkpoint(s) {bad} set aside as *.unreadable; resuming {where}"
+            )
+        else:
+            self.print(f"resuming from {where}")
+
+    def _start_metrics_over(self) -> None:
+        if self._metrics_log.exists():
+            with self._metrics_log.open("rb") as f:
+                f.seek(self._metrics_start)
+                mine = f.read()
+            atomic_write(self._metrics_log, lambda f: f.write(mine))
+        self._metrics_start = 0
+
+    def _warn(self, message: str) -> None:
+        """One line on stderr that ``--quiet`` does not silence: something was not as expected."""
+        if self.is_main:
+            print(f"practicum: {message}", file=sys.stderr, flush=True)
+
     def restore(self, **objects: Any) -> dict[str, Any] | None:
         """Load the newest usable checkpoint into ``objects``; None when starting fresh.
 
-        Modules, optimisers, generators, lists, dicts, arrays and tensors are restored in
-        place; the saved values are also returned by name, with ``"step"``: continue from
-        ``step + 1``. The metrics log is cut back to where it was at that checkpoint.
+        Only a run made a ``--resume`` (:meth:`prepare_resume`, or ``resuming = True``)
+        restores. Modules, optimisers, generators, lists, dicts, arrays and tensors are
+        restored in place; the saved values are also returned by name, with ``"step"``:
+        continue from ``step + 1``. The metrics log is cut back to where it was at that
+        checkpoint.
         """
         from practicum import checkpoint as ckpt
 
         if not self.resuming:
             return None
-        found = ckpt.load_latest(self.checkpoints_dir)
-        if found is None:
-            return None
-        path, payload = found
+        if self._resume_from is None:
+            self.prepare_resume()
+            if self._resume_from is None:
+                return None
+        path, payload = self._resume_from
         saved = payload["objects"]
         missing = set(objects) - set(saved)
         if missing:
@@ -246,7 +309,6 @@ class Run:
             with self._metrics_log.open("r+b") as f:
                 f.truncate(payload["metrics_bytes"])
         self.last_checkpoint = path
-        self.print(f"resumed from {path} (step {payload['step']})")
         return values
 
 
@@ -267,9 +329,13 @@ def load_summary(run_dir: str | Path, name: str = "summary.json") -> dict[str, A
         summary = read_json(path)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PracticumError(f"{path} is not valid JSON: {exc}") from None
-    for key in ("lab", "metrics", "targets"):
+    if not isinstance(summary, dict):
+        raise PracticumError(f"{path} is not a run summary (not a JSON object)")
+    for key, kind in (("lab", str), ("metrics", dict), ("targets", list)):
         if key not in summary:
             raise PracticumError(f"{path} is missing the key {key!r}")
+        if not isinstance(summary[key], kind):
+            raise PracticumError(f"{path}: {key!r} is not a JSON {kind.__name__}")
     return summary
 
 

@@ -41,7 +41,9 @@ from practicum.data.vision import (
     load_digits_rgb,
 )
 from practicum.errors import PracticumError
+from practicum.footprint import conv_stack_bytes
 from practicum.io import atomic_write
+from practicum.lab import bounded
 from practicum.nn import Classifier, GroupNorm, PatchWhitening, count_parameters, update_average
 from practicum.run import Run
 
@@ -58,28 +60,30 @@ class Config:
     # with the sweep): 7.8 M parameters, ~4 min on one H100 but ~9 h on 2 CPU threads.
     # CPU budget (2 threads): --set layer_depths=64,256,256 --set pool= --set epochs=32
     # --set crop_padding=2 --set ema_decay=0.99 gave 90.05% in 97 min (run cpu-D-ws-32).
-    layer_depths: tuple[int, ...] = (64, 128, 256, 512)
-    residual_blocks: int = 1  # per stage
+    layer_depths: tuple[int, ...] = bounded((64, 128, 256, 512), "[1, 4096]")
+    residual_blocks: int = bounded(1, "[0, 64]")  # per stage
     pool_first: bool = True  # conv -> pool -> norm -> ReLU -> blocks (ResNet-9 layout)
     pool: tuple[bool, ...] = (False, True, True, True)  # per stage; empty: every stage pools
     norm: Literal["group", "batch"] = "group"  # "batch": a BatchNorm comparison, not the lab's
-    num_groups: int = 16
+    num_groups: int = bounded(16, "[1, 4096]")
     standardize_weights: bool = True  # weight standardisation before each GroupNorm (Qiao 2019)
     whiten: bool = True  # a frozen 2x2 patch-whitening first layer (airbench)
-    epochs: int = 60
-    batch_size: int = 256
-    learning_rate: float = 0.2  # peak, SGD with Nesterov momentum 0.9
-    warmup: float = 0.15
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.2
-    ema_decay: float = 0.0  # > 0: evaluate an exponential moving average of the weights
-    crop_padding: int = 4
+    epochs: int = bounded(60, "[1, 1000]")
+    batch_size: int = bounded(256, "[1, 65536]")
+    learning_rate: float = bounded(0.2, "(0, 10]")  # peak, SGD with Nesterov momentum 0.9
+    warmup: float = bounded(0.15, "[0, 1)")
+    weight_decay: float = bounded(5e-4, "[0, 1]")
+    label_smoothing: float = bounded(0.2, "[0, 1)")
+    # > 0: evaluate an exponential moving average of the weights
+    ema_decay: float = bounded(0.0, "[0, 1)")
+    crop_padding: int = bounded(4, "[0, 16]")
     flip: bool = True
-    cutout: int = 8
-    val_size: int = 5_000
-    train_subset: int = 0  # > 0: train on only this many images (smoke tests)
+    cutout: int = bounded(8, "[0, 32]")
+    val_size: int = bounded(5_000, "[0, 1e6]")
+    train_subset: int = bounded(0, "[0, 1e7]")  # > 0: train on only this many images (smoke tests)
     tta: bool = True  # average logits over each image and its mirror image at test time
-    tta_shift: int = 1  # > 0: also over copies translated by +-tta_shift pixels (final eval)
+    # > 0: also over copies translated by +-tta_shift pixels (final eval)
+    tta_shift: int = bounded(1, "[0, 16]")
     # CPU, 2 threads (benchmarks/cifar10_speed.py): ours written out 63 img/s, fused 76,
     # fused + channels-last 87 (channels-last gained 26% on the old 48/96/192 network, less
     # on wider ones); torch.compile does not help on CPU (73 img/s).
@@ -107,6 +111,25 @@ class Config:
             raise PracticumError("ema_decay must be in [0, 1)")
         if min(self.crop_padding, self.cutout, self.residual_blocks, self.val_size) < 0:
             raise PracticumError("crop_padding, cutout, residual_blocks, val_size must be >= 0")
+
+
+def footprint(config: Config) -> int:
+    """Rough peak memory of training (see practicum.footprint): each stage's convolution,
+    then after pooling its normalisation, ReLU and residual blocks (two convolutions each),
+    on a batch; and the 60,000 images."""
+    side = 8 if config.source == "digits" else 32
+    blocks = config.residual_blocks
+    return conv_stack_bytes(
+        side,
+        3,
+        config.layer_depths,
+        config.batch_size,
+        pools=config.pool,
+        before_pool=1,
+        after_pool=2 + 6 * blocks,
+        extra_convs=2 * blocks,
+        data=60_000 * 3 * 32 * 32,
+    )
 
 
 #: The quick modes' settings: a tiny network on scikit-learn's 8x8 digits.

@@ -26,7 +26,9 @@ from torch import nn
 from practicum.data import augment, batch_indices, load_mnist, to_float_images, train_val_split
 from practicum.data.vision import FASHION_CLASSES, MNIST_CLASSES, load_digits_uint8
 from practicum.errors import PracticumError
+from practicum.footprint import conv_stack_bytes
 from practicum.io import atomic_write
+from practicum.lab import bounded
 from practicum.nn import Classifier, count_parameters
 from practicum.run import Run
 
@@ -38,14 +40,16 @@ class TrainingConfig:
     """The data and training settings of the program (a lab's config adds its model's)."""
 
     dataset: Dataset = "mnist"  # "digits": scikit-learn's 8x8 digits, for --quick
-    l2: float = 5e-5  # λ in loss + λ Σ w² (weights of convolutions and linear layers)
-    epochs: int = 8
-    batch_size: int = 128
-    learning_rate: float = 0.01  # peak of the one-cycle schedule
-    warmup: float = 0.2  # fraction of steps spent warming up
-    crop_padding: int = 2  # random translations by up to this many pixels
-    val_size: int = 10_000
-    evals_per_epoch: int = 1  # validation evaluations per epoch (for the curves)
+    # λ in loss + λ Σ w² (weights of convolutions and linear layers)
+    l2: float = bounded(5e-5, "[0, 10]")
+    epochs: int = bounded(8, "[1, 1000]")
+    batch_size: int = bounded(128, "[1, 65536]")
+    learning_rate: float = bounded(0.01, "(0, 10]")  # peak of the one-cycle schedule
+    warmup: float = bounded(0.2, "[0, 1)")  # fraction of steps spent warming up
+    crop_padding: int = bounded(2, "[0, 14]")  # random translations by up to this many pixels
+    val_size: int = bounded(10_000, "[1, 1e6]")
+    # validation evaluations per epoch (for the curves)
+    evals_per_epoch: int = bounded(1, "[1, 1000]")
 
     # Options a lab may declare as fields (mnist-cnn does); a lab without them trains on
     # unmirrored images in the default NCHW layout, and its config.json does not list them.
@@ -72,11 +76,11 @@ class TrainingConfig:
 class Config(TrainingConfig):
     """mnist-cnn: three convolution stages with batch norm, dropout and a linear head."""
 
-    layer_depths: tuple[int, ...] = (16, 32, 64)
-    layer_kernel_sizes: tuple[int, ...] = (3, 3, 3)
+    layer_depths: tuple[int, ...] = bounded((16, 32, 64), "[1, 4096]")
+    layer_kernel_sizes: tuple[int, ...] = bounded((3, 3, 3), "[1, 27]")
     norm: Literal["none", "group", "batch"] = "batch"
-    head_pool: int = 3  # average-pool the last map to 3x3, then flatten
-    dropout: float = 0.25
+    head_pool: int = bounded(3, "[1, 28]")  # average-pool the last map to 3x3, then flatten
+    dropout: float = bounded(0.25, "[0, 1)")
     flip: bool = False  # random left-right mirroring (not for digits)
     channels_last: bool = False  # NHWC memory layout: faster convolutions on CPU
 
@@ -90,6 +94,13 @@ class Config(TrainingConfig):
         if self.head_pool < 1:
             raise PracticumError(f"head_pool must be >= 1, got {self.head_pool}")
         super().validate()
+
+
+def footprint(config: Config) -> int:
+    """Rough peak memory of training (see practicum.footprint): convolution, normalisation
+    and ReLU before each 2x2 pooling, on a batch; and the 70,000 images."""
+    side = 8 if config.dataset == "digits" else 28
+    return conv_stack_bytes(side, 1, config.layer_depths, config.batch_size, data=70_000 * side**2)
 
 
 #: mnist-cnn's --quick: a smaller network for scikit-learn's 8x8 digits.

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import training_bytes
+from practicum.lab import Lab, Target, bounded
 from practicum.nn import BasisExpansion, Linear
 from practicum.plotting import figure
 from practicum.run import Run
@@ -25,29 +26,28 @@ from practicum.run import Run
 
 @dataclass
 class Config:
-    num_samples: int = 50  # N
-    noise_std: float = 0.1  # σ of ε
-    num_basis: int = 6  # M
-    steps: int = 3000
-    batch_size: int = 16
-    learning_rate: float = 0.1
-    grid_points: int = 1000  # where the fitted curve is compared with the sine
-    checkpoint_every: int = 1000  # steps; resume with `practicum run --resume RUN_DIR`
+    num_samples: int = bounded(50, "[1, 1e6]")  # N
+    noise_std: float = bounded(0.1, "[0, 10]")  # σ of ε
+    num_basis: int = bounded(6, "[1, 10000]")  # M
+    steps: int = bounded(3000, "[1, 1e7]")
+    batch_size: int = bounded(16, "[1, 1e6]")
+    learning_rate: float = bounded(0.1, "(0, 100]")
+    grid_points: int = bounded(1000, "[1, 1e7]")  # where the fitted curve is compared with the sine
+    # steps; resume with `practicum run --resume RUN_DIR`
+    checkpoint_every: int = bounded(1000, "[1, 1e7]")
 
     def validate(self) -> None:
-        names = (
-            "num_samples",
-            "num_basis",
-            "steps",
-            "batch_size",
-            "grid_points",
-            "checkpoint_every",
-        )
-        for name in names:
-            if getattr(self, name) < 1:
-                raise PracticumError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.noise_std < 0:
-            raise PracticumError("learning_rate must be > 0 and noise_std >= 0")
+        if self.batch_size > self.num_samples:  # batches are drawn without replacement
+            raise PracticumError(
+                f"batch_size ({self.batch_size}) must be <= num_samples ({self.num_samples})"
+            )
+
+
+def footprint(config: Config) -> int:
+    """A batch and the comparison grid, each through M Gaussian bumps."""
+    m = config.num_basis
+    activations = (config.batch_size + config.grid_points) * m
+    return training_bytes(3 * m + 1, activations, data=2 * config.num_samples)
 
 
 # ---- data -----------------------------------------------------------------------------
@@ -144,5 +144,6 @@ LAB = Lab(
     summary="SGD with autograd fits w, b, μ and σ of Gaussian bumps to 50 noisy sine samples",
     time_full="3 s",
     time_quick="1 s",
+    footprint=footprint,
     run=run,
 )

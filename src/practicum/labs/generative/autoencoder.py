@@ -18,7 +18,8 @@ from torch.nn import functional as F
 from practicum.data import batch_indices
 from practicum.data.digits import DigitDataset, load_digit_images
 from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import encoder_decoder_bytes
+from practicum.lab import Lab, Target, bounded
 from practicum.nn.generative import MLPDecoder, MLPEncoder
 from practicum.plotting import image_grid
 from practicum.run import Run
@@ -29,20 +30,21 @@ from practicum.run import Run
 @dataclass
 class Config:
     dataset: DigitDataset = "mnist"
-    code_dim: int = 32
-    hidden: tuple[int, ...] = (512, 256)
-    epochs: int = 10
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    val_size: int = 5000
+    code_dim: int = bounded(32, "[1, 4096]")
+    hidden: tuple[int, ...] = bounded((512, 256), "[1, 65536]")
+    epochs: int = bounded(10, "[1, 1000]")
+    batch_size: int = bounded(128, "[1, 65536]")
+    learning_rate: float = bounded(1e-3, "(0, 10]")
+    val_size: int = bounded(5000, "[1, 1e6]")
 
     def validate(self) -> None:
-        if self.code_dim < 1 or self.epochs < 1 or self.batch_size < 1:
-            raise PracticumError("code_dim, epochs and batch_size must be >= 1")
-        if not self.hidden or min(self.hidden) < 1:
-            raise PracticumError("hidden must list at least one positive layer width")
-        if self.learning_rate <= 0:
-            raise PracticumError("learning_rate must be positive")
+        if not self.hidden:
+            raise PracticumError("hidden must list at least one layer width")
+
+
+def footprint(config: Config) -> int:
+    """Two autoencoders (the code of code_dim and the 2-D one) on MNIST-sized images."""
+    return encoder_decoder_bytes(784, config.hidden, config.code_dim, config.batch_size, 2)
 
 
 # ---- model -----------------------------------------------------------------------------------
@@ -123,12 +125,19 @@ def plot_reconstructions(models: dict[str, Autoencoder], x: torch.Tensor, run: R
 
 def plot_latent_2d(model: Autoencoder, x: torch.Tensor, y: torch.Tensor, run: Run) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm
 
     with torch.no_grad():
         codes = model.eval().encoder(x).cpu().numpy()
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    points = ax.scatter(codes[:, 0], codes[:, 1], c=y.cpu().numpy(), cmap="tab10", s=3, alpha=0.7)
-    fig.colorbar(points, ax=ax, ticks=range(10), label="digit (not used in training)")
+    # One colour per digit, with its tick in the middle of its band of the colour bar.
+    norm = BoundaryNorm([k - 0.5 for k in range(11)], 10)
+    points = ax.scatter(
+        codes[:, 0], codes[:, 1], c=y.cpu().numpy(), cmap="tab10", norm=norm, s=3, alpha=0.7
+    )
+    bar = fig.colorbar(points, ax=ax, ticks=range(10), label="digit (not used in training)")
+    bar.ax.tick_params(length=0)
+    bar.solids.set_alpha(1.0)  # the bar shows the colours, not the points' transparency
     ax.set_xlabel("code dimension 1")
     ax.set_ylabel("code dimension 2")
     ax.set_title(f"2-D autoencoder: codes of {len(y)} test digits")
@@ -214,10 +223,12 @@ LAB = Lab(
     courses=("dtu02456", "ovgu"),
     config=Config,
     quick={"dataset": "digits", "epochs": 30, "batch_size": 64, "hidden": (128,), "val_size": 200},
-    targets=[Target("test_mse", "<=", 0.01, "issue 6 (32-D code, pixels in [0, 1])")],
-    quick_targets=[Target("test_mse", "<=", 0.03, "quick mode on 8×8 digits (relaxed)")],
+    targets=[Target("test_mse", "<=", 0.01, "DTU 02456 week 7 (32-D code, pixels in [0, 1])")],
+    # The mean image (a decoder that ignores the code) gives MSE ≈ 0.073 on 8×8 digits.
+    quick_targets=[Target("test_mse", "<=", 0.03, "quick: 8×8 digits, well below the mean image")],
     summary="A 32-D MLP code reconstructs MNIST digits; the 2-D code separates most digits",
-    time_full="15 min (2 shared cores)",
+    time_full="3 min",  # 1 thread
     time_quick="7 s",
+    footprint=footprint,
     run=run,
 )

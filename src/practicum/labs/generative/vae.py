@@ -26,7 +26,8 @@ from torch import nn
 from practicum.data import batch_indices
 from practicum.data.digits import DigitDataset, binarise, load_digit_images
 from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import encoder_decoder_bytes
+from practicum.lab import Lab, Target, bounded
 from practicum.nn.generative import (
     DiagonalGaussian,
     MLPDecoder,
@@ -42,21 +43,26 @@ from practicum.run import Run
 @dataclass
 class Config:
     dataset: DigitDataset = "mnist"
-    latent_dim: int = 32
-    hidden: tuple[int, ...] = (512, 256)
-    epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    importance_samples: int = 100  # k for the importance-weighted NLL
-    val_size: int = 5000
+    latent_dim: int = bounded(32, "[1, 4096]")
+    hidden: tuple[int, ...] = bounded((512, 256), "[1, 65536]")
+    epochs: int = bounded(30, "[1, 1000]")
+    batch_size: int = bounded(128, "[1, 65536]")
+    learning_rate: float = bounded(1e-3, "(0, 10]")
+    importance_samples: int = bounded(100, "[1, 100000]")  # k for the importance-weighted NLL
+    val_size: int = bounded(5000, "[1, 1e6]")
 
     def validate(self) -> None:
-        if min(self.latent_dim, self.epochs, self.batch_size) < 1:
-            raise PracticumError("latent_dim, epochs and batch_size must be >= 1")
-        if not self.hidden or min(self.hidden) < 1:
-            raise PracticumError("hidden must list at least one positive layer width")
-        if self.importance_samples < 1 or self.learning_rate <= 0:
-            raise PracticumError("importance_samples must be >= 1 and learning_rate > 0")
+        if not self.hidden:
+            raise PracticumError("hidden must list at least one layer width")
+
+
+IW_ROWS = 5000  # importance-weighted evaluation decodes k × chunk ≈ this many rows at once
+
+
+def footprint(config: Config) -> int:
+    """Training batches, or the importance-weighted evaluation's decodes, on MNIST."""
+    rows = max(config.batch_size, IW_ROWS)
+    return encoder_decoder_bytes(784, config.hidden, 2 * config.latent_dim, rows)
 
 
 class VAE(nn.Module):
@@ -101,7 +107,7 @@ def evaluate(
             rec_sum += rec.sum().item()
             kl_sum += kl.sum().item()
             if k:
-                for chunk in xb.split(max(1, 5000 // k)):  # bound memory: k × chunk decodes
+                for chunk in xb.split(max(1, IW_ROWS // k)):  # bound memory: k × chunk decodes
                     iw_sum += model.importance_weighted_log_likelihood(chunk, k, gen).sum().item()
     model.train()
     n = len(x)
@@ -246,10 +252,16 @@ LAB = Lab(
         "latent_dim": 8,
         "val_size": 200,
     },
-    targets=[Target("test_neg_elbo", "<=", 100.0, "issue 6 (DTU 02456 week 7)")],
-    quick_targets=[Target("test_neg_elbo", "<=", 30.0, "quick mode on 8×8 digits (64 pixels)")],
+    targets=[Target("test_neg_elbo", "<=", 100.0, "DTU 02456 week 7")],
+    quick_targets=[
+        # Independent pixels at their mean grey (what a VAE whose latent is unused can reach)
+        # give ≈ 27.0 nats on an 80/20 split of the 8×8 digits; this VAE 24.0 (seed 0).
+        Target("test_neg_elbo", "<=", 25.5, "quick: 8×8 digits, below independent pixels"),
+        Target("test_kl", ">=", 1.0, "quick: the latent code is used (no posterior collapse)"),
+    ],
     summary="A VAE's ELBO splits into reconstruction and KL; the IW bound is tighter than −ELBO",
-    time_full="15 min (2 shared cores, load ≈ 12)",
+    time_full="12 min",  # 1 thread
     time_quick="6 s",
+    footprint=footprint,
     run=run,
 )

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import mlp_parameters, training_bytes
+from practicum.lab import Lab, Target, bounded
 from practicum.rl.env import (
     NUM_ACTIONS,
     OBS_DIM,
@@ -46,51 +47,62 @@ from practicum.run import Run
 # ---- config ------------------------------------------------------------------------------
 @dataclass
 class Config:
-    total_steps: int = 150_000  # budget of environment steps
-    learning_rate: float = 1e-3
-    buffer_size: int = 50_000
-    batch_size: int = 128
-    gamma: float = 0.99
-    hidden_layers: int = 2
-    width: int = 128
+    total_steps: int = bounded(150_000, "[1, 1e8]")  # budget of environment steps
+    learning_rate: float = bounded(1e-3, "(0, 10]")
+    buffer_size: int = bounded(50_000, "[1, 1e8]")
+    batch_size: int = bounded(128, "[1, 65536]")
+    gamma: float = bounded(0.99, "[0, 1)")
+    hidden_layers: int = bounded(2, "[0, 64]")
+    width: int = bounded(128, "[1, 65536]")
     activation: str = "relu"
     double_dqn: bool = True  # pick a* with the online net, evaluate it with the target net
-    tau: float = 0.005  # 1 = hard copy; < 1 = Polyak averaging θ⁻ ← τθ + (1 − τ)θ⁻
-    target_update_every: int = 1  # env steps between target updates (500 suits tau = 1)
-    start_epsilon: float = 1.0
-    end_epsilon: float = 0.05
-    exploration_steps: int = 10_000  # ε reaches end_epsilon after this many steps
-    learning_starts: int = 1_000  # random-ish steps collected before the first update
-    train_every: int = 1  # env steps between training phases...
-    gradient_steps: int = 1  # ...of this many minibatch updates each
-    huber_delta: float = 1.0
-    max_grad_norm: float = 10.0
-    q_probe_states: int = 500  # fixed states whose Q-values are tracked (as in Mnih et al.)
-    log_every: int = 1_000
-    check_every: int = 2_000  # env steps between validation checks...
-    check_gate: float = 150.0  # ...made once the last 10 training episodes average this
-    check_episodes: int = 100
-    eval_episodes: int = 100
+    tau: float = bounded(
+        0.005, "(0, 1]"
+    )  # 1 = hard copy; < 1 = Polyak averaging θ⁻ ← τθ + (1 − τ)θ⁻
+    target_update_every: int = bounded(
+        1, "[1, 1e8]"
+    )  # env steps between target updates (500 suits tau = 1)
+    start_epsilon: float = bounded(1.0, "[0, 1]")
+    end_epsilon: float = bounded(0.05, "[0, 1]")
+    exploration_steps: int = bounded(
+        10_000, "[0, 1e8]"
+    )  # ε reaches end_epsilon after this many steps
+    learning_starts: int = bounded(
+        1_000, "[1, 1e8]"
+    )  # random-ish steps collected before the first update
+    train_every: int = bounded(1, "[1, 1e6]")  # env steps between training phases...
+    gradient_steps: int = bounded(1, "[1, 1000]")  # ...of this many minibatch updates each
+    huber_delta: float = bounded(1.0, "(0, 1e6]")
+    max_grad_norm: float = bounded(10.0, "(0, 1e6]")
+    q_probe_states: int = bounded(
+        500, "[1, 1e6]"
+    )  # fixed states whose Q-values are tracked (as in Mnih et al.)
+    log_every: int = bounded(1_000, "[1, 1e8]")
+    check_every: int = bounded(2_000, "[1, 1e8]")  # env steps between validation checks...
+    check_gate: float = bounded(
+        150.0, "[0, 500]"
+    )  # ...made once the last 10 training episodes average this
+    check_episodes: int = bounded(100, "[1, 10000]")
+    eval_episodes: int = bounded(100, "[1, 10000]")
 
     def validate(self) -> None:
-        if self.total_steps < 1 or self.batch_size < 1 or self.buffer_size < self.batch_size:
-            raise PracticumError("need total_steps >= 1 and buffer_size >= batch_size >= 1")
-        if not 0.0 < self.tau <= 1.0:
-            raise PracticumError(f"tau must be in (0, 1], got {self.tau}")
-        if not 0.0 <= self.end_epsilon <= self.start_epsilon <= 1.0:
-            raise PracticumError("need 0 <= end_epsilon <= start_epsilon <= 1")
-        if not 0.0 <= self.gamma < 1.0:
-            raise PracticumError(f"gamma must be in [0, 1), got {self.gamma}")
-        if self.learning_rate <= 0:
-            raise PracticumError(f"learning_rate must be positive, got {self.learning_rate}")
-        every = (self.train_every, self.gradient_steps, self.target_update_every, self.log_every)
-        if min(*every, self.check_every) < 1:
-            raise PracticumError(
-                "train_every, gradient_steps, target_update_every, log/check_every must be >= 1"
-            )
-        if self.q_probe_states < 1 or self.q_probe_states > self.learning_starts:
-            raise PracticumError("need 1 <= q_probe_states <= learning_starts")
+        if self.buffer_size < self.batch_size:
+            raise PracticumError("need buffer_size >= batch_size")
+        if self.end_epsilon > self.start_epsilon:
+            raise PracticumError("need end_epsilon <= start_epsilon")
+        if self.q_probe_states > self.learning_starts:
+            raise PracticumError("need q_probe_states <= learning_starts")
         PolicySpec(OBS_DIM, NUM_ACTIONS, self.hidden_layers, self.width, self.activation)
+
+
+def footprint(config: Config) -> int:
+    """The online and target networks, a minibatch through both, and the replay buffer
+    (observation, next observation, action, reward, done per transition)."""
+    widths = [config.width] * config.hidden_layers
+    parameters = 2 * mlp_parameters([OBS_DIM, *widths, NUM_ACTIONS])
+    activations = 2 * config.batch_size * sum(widths)
+    buffer = config.buffer_size * (2 * OBS_DIM + 3)
+    return training_bytes(parameters, activations, data=buffer)
 
 
 # ---- loss ----------------------------------------------------------------------------------
@@ -274,6 +286,7 @@ LAB = Lab(
     courses=("dtu02456",),
     config=Config,
     run=run,
+    footprint=footprint,
     quick={
         "total_steps": 4_000,
         "exploration_steps": 2_000,
@@ -287,6 +300,6 @@ LAB = Lab(
     # Quick mode trains for a few thousand steps only: it must clearly beat a random policy.
     quick_targets=[Target("return_vs_random", ">=", 1.5, "quick mode: beats random play")],
     summary="Replay buffer + target network + ε-greedy: Q-learning with a network solves CartPole",
-    time_full="10 min",
+    time_full="12 min",
     time_quick="6 s",
 )

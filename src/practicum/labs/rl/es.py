@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import mlp_parameters, training_bytes
+from practicum.lab import Lab, Target, bounded
 from practicum.rl.env import NUM_ACTIONS, OBS_DIM, SOLVED_RETURN, torch_threads
 from practicum.rl.es import antithetic_noise, es_gradient
 from practicum.rl.plots import learning_curve_figure, smooth
@@ -34,30 +35,37 @@ from practicum.run import Run
 # ---- config ------------------------------------------------------------------------------
 @dataclass
 class Config:
-    generations: int = 200  # budget of ES updates
-    num_pairs: int = 32  # antithetic pairs per generation (population = 2 × num_pairs)
-    sigma: float = 0.1  # perturbation scale
-    learning_rate: float = 0.05  # Adam step on θ
-    weight_decay: float = 0.005  # L2 coefficient, as in Salimans et al. 2017
+    generations: int = bounded(200, "[1, 1e6]")  # budget of ES updates
+    num_pairs: int = bounded(
+        32, "[1, 100000]"
+    )  # antithetic pairs per generation (population = 2 × num_pairs)
+    sigma: float = bounded(0.1, "(0, 100]")  # perturbation scale
+    learning_rate: float = bounded(0.05, "(0, 10]")  # Adam step on θ
+    weight_decay: float = bounded(0.005, "[0, 10]")  # L2 coefficient, as in Salimans et al. 2017
     rank_shaping: bool = True
-    hidden_layers: int = 1
-    width: int = 16
+    hidden_layers: int = bounded(1, "[0, 64]")
+    width: int = bounded(16, "[1, 65536]")
     activation: str = "tanh"
-    workers: int = 1  # processes evaluating the population; 1 = in this process (see lab note)
-    check_gate: float = 300.0  # validate once the population's mean return reaches this
-    check_episodes: int = 100
-    eval_episodes: int = 100
+    workers: int = bounded(
+        1, "[1, 1024]"
+    )  # processes evaluating the population; 1 = in this process (see lab note)
+    check_gate: float = bounded(
+        300.0, "[0, 500]"
+    )  # validate once the population's mean return reaches this
+    check_episodes: int = bounded(100, "[1, 10000]")
+    eval_episodes: int = bounded(100, "[1, 10000]")
 
     def validate(self) -> None:
-        if self.generations < 1 or self.num_pairs < 1:
-            raise PracticumError("generations and num_pairs must be >= 1")
-        if self.sigma <= 0 or self.learning_rate <= 0 or self.weight_decay < 0:
-            raise PracticumError("need sigma > 0, learning_rate > 0 and weight_decay >= 0")
         if self.activation not in ("tanh", "relu"):
             raise PracticumError(f"activation must be tanh or relu, got {self.activation!r}")
-        if self.workers < 1:
-            raise PracticumError(f"workers must be >= 1, got {self.workers}")
         PolicySpec(OBS_DIM, NUM_ACTIONS, self.hidden_layers, self.width, self.activation)
+
+
+def footprint(config: Config) -> int:
+    """θ with Adam's moments, and one perturbation of θ per member of the population."""
+    widths = [config.width] * config.hidden_layers
+    parameters = mlp_parameters([OBS_DIM, *widths, NUM_ACTIONS])
+    return training_bytes(parameters, 0, data=2 * config.num_pairs * parameters)
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -180,11 +188,12 @@ LAB = Lab(
     courses=("dtu02456",),
     config=Config,
     run=run,
+    footprint=footprint,
     quick={"generations": 10, "num_pairs": 12},
     targets=[Target("eval_mean_return", ">=", SOLVED_RETURN, "CartPole-v1 reward_threshold")],
     # Quick mode plays a few thousand steps only: it must clearly beat a random policy.
     quick_targets=[Target("return_vs_random", ">=", 1.5, "quick mode: beats random play")],
     summary="Antithetic, rank-shaped evolution strategies solve CartPole without backprop",
-    time_full="20 s",
+    time_full="6 s",
     time_quick="4 s",
 )

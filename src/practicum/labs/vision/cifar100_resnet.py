@@ -37,9 +37,14 @@ LAB = Lab(
     config=Config,
     quick=cifar_resnet.QUICK,
     targets=[Target("test_top5_accuracy", ">=", 0.90, "ECE472 assignment 4")],
-    quick_targets=[Target("test_top5_accuracy", ">=", 0.95, "quick mode on 8x8 digits")],
+    quick_targets=[
+        # Top-5 of ten digit classes says little (guessing gets 0.5): top-1 is checked too.
+        Target("test_top5_accuracy", ">=", 0.95, "quick mode on 8x8 digits"),
+        Target("test_accuracy", ">=", 0.90, "quick mode on 8x8 digits"),
+    ],
     summary="the cifar10-resnet program on 100 classes; needs the official archive",
-    time_full="not run here (no CIFAR-100 offline)",
+    time_full="4 min on H100",  # cifar10-resnet's program and epochs alone on one; not run here
     time_quick="3 s",
+    footprint=cifar_resnet.footprint,
     run=run,
 )

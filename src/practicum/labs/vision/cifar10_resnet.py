@@ -31,7 +31,7 @@ shared with cifar100-resnet; this file is the experiment.
 from __future__ import annotations
 
 from practicum.lab import Lab, Target
-from practicum.recipes.cifar_resnet import QUICK, Config, run_resnet
+from practicum.recipes.cifar_resnet import QUICK, Config, footprint, run_resnet
 from practicum.run import Run
 
 
@@ -49,7 +49,8 @@ LAB = Lab(
     targets=[Target("test_accuracy", ">=", 0.92, "practicum (ours), on the JPEG copy")],
     quick_targets=[Target("test_accuracy", ">=", 0.85, "quick mode on 8x8 digits")],
     summary="a pre-activation ResNet: patch whitening, GroupNorm with weight standardisation, cutout, TTA",
-    time_full="10 min on an H100 shared by 3 runs (~4 min alone); ~9 h (2 CPU threads)",
+    time_full="10 min on H100",  # shared by 3 runs (≈ 4 min alone); ≈ 9 h on 2 CPU threads
     time_quick="3 s",
+    footprint=footprint,
     run=run,
 )
