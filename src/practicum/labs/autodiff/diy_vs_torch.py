@@ -245,7 +245,7 @@ LAB = Lab(
         Target("max_param_diff", "<=", 1e-4, "practicum (ours): final parameters agree"),
     ],
     summary="Same MLP, weights and batches in practicum.autodiff and PyTorch: 200 steps agree.",
-    time_full="24 s",
+    time_full="32 s",  # on a shared machine (24 s with the machine to itself)
     time_quick="3 s",
     footprint=footprint,
     run=run,

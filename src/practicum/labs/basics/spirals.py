@@ -172,7 +172,7 @@ LAB = Lab(
         Target("test_accuracy", ">=", 0.95, "quick mode: fewer steps"),
     ],
     summary="an MLP on Cartesian inputs with an L2 penalty separates two interleaved spirals",
-    time_full="12 s",
+    time_full="25 s",  # on a shared machine (12 s with the machine to itself)
     time_quick="3 s",
     footprint=footprint,
     run=run,
