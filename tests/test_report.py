@@ -256,7 +256,7 @@ def test_bad_out_is_one_line_and_writes_nothing(capsys, runs_root, tmp_path):
         str(others): "holds other files",
     }
     if Path("/proc/self").is_dir():
-        bad["/proc/practicum-site"] = "report"
+        bad["/proc/practicum-site"] = "cannot be created"
     before = tree_digest(tmp_path)
     for out, needle in bad.items():
         code = main(["report", "--runs-root", str(runs_root), "--out", out])

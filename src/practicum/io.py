@@ -65,3 +65,37 @@ def atomic_write_json(path: str | Path, value: Any) -> Path:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def out_folder(out: str | Path, hint: str) -> tuple[Path, list[str] | None]:
+    """Where an ``--out`` option points, checked before anything is written: ``(path, names)``
+    of an existing folder's entries (sorted), or ``(path, None)`` when the folder does not exist
+    yet and can be created. An empty name, a file, a folder that cannot be read or written and a
+    place that cannot be created (under a file, /proc, a read-only disk) are one-line
+    PracticumErrors; ``hint`` ends the empty-name message ("(default report/)")."""
+    from practicum.errors import PracticumError
+
+    if not str(out).strip():
+        raise PracticumError(f"--out is empty; name a new or empty folder {hint}")
+    path = Path(out)
+    if path.exists():
+        if not path.is_dir():
+            raise PracticumError(f"--out {path} is a file; name a new or empty folder")
+        try:
+            entries = sorted(p.name for p in path.iterdir())
+        except OSError as exc:
+            raise PracticumError(f"--out {path} cannot be read: {exc.strerror}") from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PracticumError(f"--out {path} cannot be written: no permission")
+        return path, entries
+    top = path.absolute()  # the outermost folder that --out would create
+    while not top.parent.exists():
+        top = top.parent
+    if not top.parent.is_dir():
+        raise PracticumError(f"--out {path} cannot be created: {top.parent} is a file")
+    try:  # only trying tells (/proc, a read-only disk, permissions); the probe leaves nothing
+        top.mkdir()
+        top.rmdir()
+    except OSError as exc:
+        raise PracticumError(f"--out {path} cannot be created: {exc.strerror}") from None
+    return path, None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from practicum.errors import Interrupted, PracticumError
-from practicum.io import atomic_write_json, read_json
+from practicum.io import atomic_write_json, out_folder, read_json
 from practicum.lab import Lab, Target, check_config, config_fields, get_lab, make_config
 from practicum.repro import environment, param_hash, seed_everything
 from practicum.run import Run, config_to_dict, finite_metrics, new_run_dir
@@ -101,16 +101,8 @@ def check_out(out: str | Path | None, lab: str) -> None:
     """
     if out is None or int(os.environ.get("RANK", "0")) > 0:  # under torchrun rank 0 writes
         return
-    if not str(out).strip():
-        raise PracticumError("--out is empty; name a new or empty folder (or leave --out off)")
-    path = Path(out)
-    if path.exists():
-        if not path.is_dir():
-            raise PracticumError(f"--out {path} is a file; name a new or empty folder")
-        try:
-            entries = sorted(p.name for p in path.iterdir())
-        except OSError as exc:
-            raise PracticumError(f"--out {path} cannot be read: {exc.strerror}") from None
+    path, entries = out_folder(out, "(or leave --out off)")
+    if entries is not None:
         if not entries:
             return
         owner = _run_of(path)
@@ -129,16 +121,6 @@ def check_out(out: str | Path | None, lab: str) -> None:
             f"--out {path} is a folder that holds other files ({shown}), not a run of {lab}; "
             "name a new or empty folder"
         )
-    top = path.absolute()  # the outermost folder that --out would create
-    while not top.parent.exists():
-        top = top.parent
-    if not top.parent.is_dir():
-        raise PracticumError(f"--out {path} cannot be created: {top.parent} is a file")
-    try:  # only trying tells (/proc, a read-only disk, permissions); the probe leaves nothing
-        top.mkdir()
-        top.rmdir()
-    except OSError as exc:
-        raise PracticumError(f"--out {path} cannot be created: {exc.strerror}") from None
 
 
 def _run_of(path: Path) -> str | None:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from practicum import format as fmt
 from practicum.errors import PracticumError
-from practicum.io import atomic_write_bytes, atomic_write_text, read_json
+from practicum.io import atomic_write_bytes, atomic_write_text, out_folder, read_json
 from practicum.lab import COURSES, Lab, all_labs, make_config, topics
 from practicum.records import estimate, load_seeds, project_root, results_dir
 from practicum.run import load_summary
@@ -666,16 +666,8 @@ def check_out(out: str | Path) -> Path:
     """The site folder ``--out`` names, refused with one line before anything is written if it
     is empty, a file, cannot be created or written, or holds files that are not an earlier
     report site (whose lab-named folders the site would replace)."""
-    if not str(out).strip():
-        raise PracticumError("--out is empty; name a new or empty folder (default report/)")
-    path = Path(out)
-    if path.exists():
-        if not path.is_dir():
-            raise PracticumError(f"--out {path} is a file; name a new or empty folder")
-        try:
-            entries = sorted(p.name for p in path.iterdir())
-        except OSError as exc:
-            raise PracticumError(f"--out {path} cannot be read: {exc.strerror}") from None
+    path, entries = out_folder(out, "(default report/)")
+    if entries is not None:
         index = path / "index.html"
         earlier_site = index.is_file() and GENERATOR in index.read_text(errors="replace")
         if entries and not earlier_site:
@@ -684,15 +676,6 @@ def check_out(out: str | Path) -> Path:
                 f"--out {path} holds other files ({shown}) and is not a report site; "
                 "name a new or empty folder"
             )
-        where = path
-    else:
-        where = path.absolute().parent
-        while not where.exists():
-            where = where.parent
-        if not where.is_dir():
-            raise PracticumError(f"--out {path} cannot be created: {where} is a file")
-    if not os.access(where, os.W_OK | os.X_OK):
-        raise PracticumError(f"--out {path} cannot be written: no permission in {where}")
     return path
 
 
