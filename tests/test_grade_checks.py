@@ -364,3 +364,18 @@ def test_expected_parameter_counts_match_the_reference(n_in, n_out, depth, width
     assert count(classifier) == task_module._classifier_count(n_in, depths, kernels, basis + 1)
     block = TransformerBlock(4 * width, 2, mlp_ratio=depth + 1)
     assert count(block) == task_module._block_count(4 * width, depth + 1)
+
+
+def test_skipped_checks_are_not_run_and_the_rest_run_in_order():
+    """What a restarted grading process uses: the checks a dead one already reported are
+    skipped, the others run as before (same results, same order)."""
+    from practicum.grade.conformance import run_task
+    from practicum.grade.tasks import TASKS
+    from practicum.nn import Linear
+
+    every = run_task("linear", Linear)
+    skip = {TASKS["linear"].checks[0].name, TASKS["linear"].checks[2].name}
+    started: list[str] = []
+    rest = run_task("linear", Linear, skip=skip, on_start=started.append)
+    assert [r.name for r in rest] == started == [r.name for r in every if r.name not in skip]
+    assert [r.to_json() for r in rest] == [r.to_json() for r in every if r.name not in skip]
