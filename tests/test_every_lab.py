@@ -32,6 +32,7 @@ import pytest
 import torch
 
 import practicum.labs
+from metrics_logs import metrics_without_clocks
 from practicum import launch
 from practicum.lab import Lab, Target, all_labs
 from practicum.launch import resume_lab, run_lab
@@ -210,16 +211,6 @@ def _recorded_wall_time(lab: str) -> float | None:
     return float(json.loads(path.read_text())["wall_time_s"]) if path.is_file() else None
 
 
-def _log(run_dir: Path) -> list[dict[str, Any]]:
-    """metrics.jsonl without its clock readings (the one thing two runs may not share)."""
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    clock = ("time", "second", "elapsed")
-    return [
-        {k: v for k, v in json.loads(line).items() if not any(c in k for c in clock)}
-        for line in lines
-    ]
-
-
 class _Stopped(Exception):
     """Raised right after a checkpoint is written: the run is cut there, as by a kill."""
 
@@ -263,7 +254,8 @@ def test_quick_mode_twice_gives_the_same_bits_resumes_exactly_and_runs_on_run_de
             second, _ = run_lab(name, quick=True, quiet=True, out=second_dir)
     assert second["metrics"] == first["metrics"]
     assert second["param_hash"] == first["param_hash"]
-    assert _log(second_dir) == _log(tmp_path / "first")  # cut back at the resume, not doubled
+    log = metrics_without_clocks(second_dir / "metrics.jsonl")
+    assert log == metrics_without_clocks(tmp_path / "first" / "metrics.jsonl")  # not doubled
     assert not devices.problems(), f"{name}: {'; '.join(devices.problems())}"
 
 

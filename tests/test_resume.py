@@ -13,15 +13,14 @@ file and waits. The kill always lands at that point, however loaded the machine 
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from metrics_logs import metrics_without_clocks
 from practicum.cli import main
 from practicum.launch import run_lab
 
@@ -43,16 +42,6 @@ def checkpoint(self, step, **objects):
 Run.checkpoint = checkpoint
 sys.exit(main(sys.argv[2:]))
 """
-
-# Wall-clock readings that labs log (time_s, train_seconds, ...) differ between any two runs.
-CLOCK = re.compile(r"(^|_)(time|seconds|elapsed)(_s)?$")
-
-
-def metrics_without_clocks(path: Path) -> list[dict]:
-    """The lines of a metrics log, without the keys that hold wall-clock times."""
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    return [{k: v for k, v in line.items() if not CLOCK.search(k)} for line in lines]
-
 
 CASES = {
     "char-lm": [],
