@@ -14,28 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli_calls import one_line
+from cli_calls import run_cli as cli
 from practicum.cli import build_parser, main
 from practicum.run import Run, new_run_dir
 
 CHECKPOINTED = ["--set", "checkpoint_every=200"]  # 600 quick steps: checkpoints at 199, 399, 599
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's own exits
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(err: str, *needles: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err and "Warning" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

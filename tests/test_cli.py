@@ -8,25 +8,12 @@ import sys
 
 import pytest
 
-from practicum.cli import main
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's own exits
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_calls import one_line, run_cli
 
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> None:
     assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+    one_line(err, *needles)
 
 
 def test_unknown_lab_suggests_close_names(capsys):
