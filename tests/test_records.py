@@ -63,6 +63,8 @@ def test_is_clean():
     assert not records.is_clean({"git_commit": None})
     assert not records.is_clean({})
     assert not records.is_clean(None)
+    assert records.is_dirty({"git_commit": CLEAN + "+dirty"})
+    assert not records.is_dirty({"git_commit": CLEAN}) and not records.is_dirty({})
 
 
 def test_one_run_is_recorded_as_before(tmp_path):

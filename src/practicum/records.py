@@ -85,10 +85,15 @@ def full_time(lab: Lab, results: Path | None = None) -> str:
     return wall_time(summary.get("wall_time_s"), env)
 
 
+def is_dirty(env: Mapping[str, Any] | None) -> bool:
+    """Whether a run's env.json says it ran uncommitted changes (its commit ends in ``+dirty``)."""
+    return str((env or {}).get("git_commit") or "").endswith("+dirty")
+
+
 def is_clean(env: Mapping[str, Any] | None) -> bool:
-    """Whether a run's env.json names a commit that holds exactly the code it ran."""
-    commit = (env or {}).get("git_commit")
-    return bool(commit) and not str(commit).endswith("+dirty")
+    """Whether a run's env.json names a commit that holds exactly the code it ran (a run with
+    no commit recorded is neither clean nor dirty)."""
+    return bool((env or {}).get("git_commit")) and not is_dirty(env)
 
 
 def seed_stats(values: Sequence[float]) -> dict[str, float | int]:

@@ -50,7 +50,7 @@ from practicum import format as fmt
 from practicum.errors import PracticumError
 from practicum.io import atomic_write_bytes, atomic_write_text, out_folder, read_json
 from practicum.lab import COURSES, Lab, all_labs, make_config, topics
-from practicum.records import estimate, load_seeds, project_root, results_dir
+from practicum.records import estimate, is_dirty, load_seeds, project_root, results_dir
 from practicum.run import load_summary
 
 if TYPE_CHECKING:
@@ -80,8 +80,7 @@ class RunRecord:
     @property
     def dirty(self) -> bool:
         """A run of record made from uncommitted changes (its commit ends in ``+dirty``)."""
-        commit = (self.env or {}).get("git_commit")
-        return self.of_record and str(commit or "").endswith("+dirty")
+        return self.of_record and is_dirty(self.env)
 
 
 # ---- finding and reading runs ----------------------------------------------------------
