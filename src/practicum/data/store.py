@@ -17,15 +17,21 @@ be fooled by an edit that keeps both.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from practicum.errors import PracticumError
+from practicum.io import atomic_write
 
 _CHUNK = 1 << 20
 
@@ -143,3 +149,23 @@ def _download(f: DataFile, dest: Path, progress: bool) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def cached_arrays(
+    key: str, source_hashes: list[str], build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """``build()`` once; later calls read ``<cache>/decoded/<key>-<hash>.npz`` instead. The
+    hash is of ``source_hashes`` (the checksums of the raw files, or of a generator's recipe
+    and parameters), so a change of source means a new entry, never a stale one."""
+    digest = hashlib.sha256("".join(source_hashes).encode()).hexdigest()[:16]
+    path = cache_dir() / "decoded" / f"{key}-{digest}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            pass  # a damaged cache entry is rebuilt from the verified sources
+    arrays = build()
+    with contextlib.suppress(OSError):  # a read-only cache only means decoding again
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    return arrays

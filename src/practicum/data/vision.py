@@ -10,15 +10,12 @@ training starts.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import gzip
-import hashlib
 import io
 import pickle
 import tarfile
 import tempfile
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from practicum.data.store import DataFile, cache_dir, fetch
+from practicum.data.store import DataFile, cached_arrays, fetch
 from practicum.errors import PracticumError
-from practicum.io import atomic_write
 
 # ---- the files ----------------------------------------------------------------------
 
@@ -108,27 +104,6 @@ class ImageData:
         return len(self.classes)
 
 
-# ---- the decoded cache ----------------------------------------------------------------
-
-
-def _decoded(
-    key: str, source_hashes: list[str], build: Callable[[], dict[str, np.ndarray]]
-) -> dict[str, np.ndarray]:
-    """``build()`` once; later calls read ``<cache>/decoded/<key>-<hash>.npz`` instead."""
-    digest = hashlib.sha256("".join(source_hashes).encode()).hexdigest()[:16]
-    path = cache_dir() / "decoded" / f"{key}-{digest}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                return {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-            pass  # a damaged cache entry is rebuilt from the verified sources
-    arrays = build()
-    with contextlib.suppress(OSError):  # a read-only cache only means decoding again
-        atomic_write(path, lambda f: np.savez(f, **arrays))
-    return arrays
-
-
 # ---- idx (MNIST, Fashion-MNIST) --------------------------------------------------------
 
 _IDX_DTYPES = {
@@ -184,7 +159,7 @@ def load_mnist(
             raise PracticumError(f"{name}: image and label counts differ")
         return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
 
-    arrays = _decoded(name, [f.sha256 for f in IDX_FILES[name]], build)
+    arrays = cached_arrays(name, [f.sha256 for f in IDX_FILES[name]], build)
     return (
         torch.from_numpy(arrays["x_train"]),
         torch.from_numpy(arrays["y_train"].astype(np.int64)),
@@ -358,14 +333,14 @@ def load_cifar(name: str = "cifar10", archive: str | Path | None = None) -> Imag
         path = fetch(CIFAR_ARCHIVES[name])
         source = f"{name} official python archive"
     digest = _file_sha256(path) if archive is not None else CIFAR_ARCHIVES[name].sha256
-    arrays = _decoded(name, [digest], lambda: read_cifar_archive(path, name))
+    arrays = cached_arrays(name, [digest], lambda: read_cifar_archive(path, name))
     return _as_image_data(arrays, source)
 
 
 def load_cifar10_jpeg() -> ImageData:
     """CIFAR-10 from the JPEG image-folder copy (not the official bytes)."""
     path = fetch(CIFAR10_JPEG)
-    arrays = _decoded("cifar10-jpeg", [CIFAR10_JPEG.sha256], lambda: read_image_folder(path))
+    arrays = cached_arrays("cifar10-jpeg", [CIFAR10_JPEG.sha256], lambda: read_image_folder(path))
     return _as_image_data(arrays, "cifar10 JPEG image-folder copy (quality ~75)")
 
 
@@ -441,7 +416,7 @@ def load_image_folder(path: str | Path) -> ImageData:
     if not path.exists():
         raise PracticumError(f"no such image folder or archive: {path}")
     if path.is_file():  # an archive: cache its decoded arrays under its checksum
-        arrays = _decoded("folder", [_file_sha256(path)], lambda: read_image_folder(path))
+        arrays = cached_arrays("folder", [_file_sha256(path)], lambda: read_image_folder(path))
     else:  # a folder may change at any time: decode it every time
         arrays = read_image_folder(path)
     return _as_image_data(arrays, f"image folder {path.name}")
