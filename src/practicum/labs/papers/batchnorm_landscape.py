@@ -522,7 +522,8 @@ LAB = Lab(
         Target("loss_variation_ratio", "<=", 0.5, "quick mode: Fig. 4(a) on digits"),
         Target("gradient_change_ratio", "<=", 1.0, "quick mode: Fig. 4(b) on digits"),
     ],
-    summary="noisy BN trains like BN; BN smooths the loss landscape rather than reducing ICS",
+    summary="with and without BN, and with injected covariate shift: accuracy, the loss "
+    "landscape along the gradient, and internal covariate shift",
     time_full="30 min",  # 29.2 min on one thread, 2 cores shared with another helper (load 2-4)
     time_quick="5 s",  # 4.1-5.6 s at load 2-4
 )

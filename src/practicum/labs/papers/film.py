@@ -352,6 +352,6 @@ LAB = Lab(
         )
     ],
     summary="FiLM answers relational questions about a scene that a CNN + MLP cannot",
-    time_full="35 min",  # 1 thread, the other core busy; 2 × 16,900 steps at ~60 ms
+    time_full="35 min",  # the run of record: 33.5 min on 1 thread, the other core busy
     time_quick="12 s",  # 5.8-11.8 s wall at load 2-3, one thread
 )
