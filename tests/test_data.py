@@ -339,3 +339,32 @@ def test_augment_is_seeded() -> None:
     b = augment(x, torch.Generator().manual_seed(5), crop_padding=2, flip=True, cutout_size=3)
     c = augment(x, torch.Generator().manual_seed(6), crop_padding=2, flip=True, cutout_size=3)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_standardised_split_uses_the_training_part_statistics_only() -> None:
+    from practicum.data.batching import channel_stats, standardised_split, train_val_split
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (120, 6, 6, 3), generator=gen, dtype=torch.uint8)
+    x[:, :, :, 1] //= 4  # channels with different statistics
+    y = torch.arange(120) % 4
+    x_test = torch.randint(0, 256, (30, 6, 6, 3), generator=gen, dtype=torch.uint8)
+    split = standardised_split(x, y, x_test, y[:30], 24, seed=5, train_subset=50, num_classes=4)
+    assert split.x_train.shape == (50, 3, 6, 6) and split.x_val.shape == (24, 3, 6, 6)
+    # Standardised with the 50 kept training images: mean 0, std 1 per channel there...
+    assert torch.allclose(split.x_train.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(split.x_train.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-4)
+    # ...and the validation and test images with those same statistics, recomputed naively.
+    train_idx, val_idx = train_val_split(120, 24, 5, y.numpy())
+    assert torch.bincount(y[val_idx], minlength=4).tolist() == [6, 6, 6, 6]  # stratified
+    pick = np.sort(train_idx[np.random.default_rng(5).permutation(len(train_idx))[:50]])
+    mean, std = channel_stats(x[pick])
+    naive = x[val_idx].permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean)[:, None, None]
+    naive = naive / torch.tensor(std)[:, None, None]
+    assert torch.allclose(split.x_val, naive, atol=1e-6)
+    assert torch.equal(split.y_val, y[val_idx]) and split.num_classes == 4
+    last = standardised_split(
+        x, y, x_test, y[:30], 24, 5, memory_format=torch.channels_last, stratify=False
+    )
+    assert last.x_train.shape == (96, 3, 6, 6)  # train_subset 0: every image not in validation
+    assert last.x_test.is_contiguous(memory_format=torch.channels_last)

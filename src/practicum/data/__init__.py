@@ -9,12 +9,14 @@ The two names most labs need::
 """
 
 from practicum.data.batching import (
+    ImageSplit,
     augment,
     batch_indices,
     channel_stats,
     cutout,
     random_crop,
     random_flip,
+    standardised_split,
     to_float_images,
     train_val_split,
 )
@@ -50,4 +52,6 @@ __all__ = [
     "random_flip",
     "to_float_images",
     "train_val_split",
+    "standardised_split",
+    "ImageSplit",
 ]

@@ -10,6 +10,7 @@ same seed gives the same batches on any device.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -99,6 +100,62 @@ def train_val_split(
     mask = np.zeros(n, dtype=bool)
     mask[val] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+@dataclass
+class ImageSplit:
+    """Train, validation and test images of a run: float (N, C, H, W), standardised per channel
+    with the training part's statistics, on the run's device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int = 0
+    source: str = ""
+
+
+def standardised_split(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    val_size: int,
+    seed: int,
+    device: str | torch.device = "cpu",
+    *,
+    stratify: bool = True,
+    train_subset: int = 0,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    num_classes: int = 0,
+    source: str = "",
+) -> ImageSplit:
+    """Split ``val_size`` images off uint8 training images (stratified by label unless told
+    otherwise; :func:`train_val_split`), keep a seeded random ``train_subset`` of the rest
+    (0: all of it; the files are often sorted by class, hence random), and standardise every
+    channel of all three parts with the statistics of the training part alone."""
+    labels = y_train.numpy() if stratify else None
+    train_idx, val_idx = train_val_split(len(x_train), val_size, seed, labels)
+    if 0 < train_subset < len(train_idx):
+        pick = np.random.default_rng(seed).permutation(len(train_idx))[:train_subset]
+        train_idx = np.sort(train_idx[pick])
+    mean, std = channel_stats(x_train[train_idx])
+
+    def prep(x: torch.Tensor) -> torch.Tensor:
+        return to_float_images(x, mean, std).to(device).contiguous(memory_format=memory_format)
+
+    return ImageSplit(
+        prep(x_train[train_idx]),
+        y_train[train_idx].to(device),
+        prep(x_train[val_idx]),
+        y_train[val_idx].to(device),
+        prep(x_test),
+        y_test.to(device),
+        num_classes,
+        source,
+    )
 
 
 # ---- augmentation of whole batches (N, C, H, W) ------------------------------------------

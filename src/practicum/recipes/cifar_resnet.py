@@ -27,11 +27,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from practicum.data import augment, batch_indices, channel_stats, to_float_images, train_val_split
+from practicum.data import ImageSplit, augment, batch_indices, standardised_split
 from practicum.data.store import find_local
 from practicum.data.vision import (
     CIFAR_ARCHIVES,
@@ -173,44 +172,21 @@ def load_images(config: Config, dataset: str) -> ImageData:
     )
 
 
-@dataclass
-class Split:
-    """The train/validation/test images of a run, standardised, on the run's device."""
-
-    x_train: torch.Tensor  # float (N, C, H, W), standardised
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    num_classes: int
-    source: str
-
-
-def prepare(images: ImageData, config: Config, seed: int, device: str) -> Split:
+def prepare(images: ImageData, config: Config, seed: int, device: str) -> ImageSplit:
     """Split off ``val_size`` images (at most a fifth), optionally subsample the rest, and
     standardise every channel with the training part's statistics."""
-    n = len(images.x_train)
-    val_size = min(config.val_size, n // 5)
-    train_idx, val_idx = train_val_split(n, val_size, seed, images.y_train.numpy())
-    if config.train_subset:  # a seeded random subset (the files are sorted by class)
-        pick = np.random.default_rng(seed).permutation(len(train_idx))[: config.train_subset]
-        train_idx = np.sort(train_idx[pick])
-    mean, std = channel_stats(images.x_train[train_idx])
-    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
-
-    def prep(x: torch.Tensor) -> torch.Tensor:
-        return to_float_images(x, mean, std).to(device).contiguous(memory_format=fmt)
-
-    return Split(
-        prep(images.x_train[train_idx]),
-        images.y_train[train_idx].to(device),
-        prep(images.x_train[val_idx]),
-        images.y_train[val_idx].to(device),
-        prep(images.x_test),
-        images.y_test.to(device),
-        images.num_classes,
-        images.source,
+    return standardised_split(
+        images.x_train,
+        images.y_train,
+        images.x_test,
+        images.y_test,
+        min(config.val_size, len(images.x_train) // 5),
+        seed,
+        device,
+        train_subset=config.train_subset,
+        memory_format=torch.channels_last if config.channels_last else torch.contiguous_format,
+        num_classes=images.num_classes,
+        source=images.source,
     )
 
 
@@ -285,7 +261,7 @@ def one_cycle_factor(step: int, warm: int, total: int) -> float:
 
 
 def train(
-    model: torch.nn.Module, config: Config, data: Split, run: Run
+    model: torch.nn.Module, config: Config, data: ImageSplit, run: Run
 ) -> tuple[list[dict[str, float]], torch.nn.Module]:
     """Train ``model``; returns the history and the network to evaluate (the model itself,
     or with ``ema_decay`` > 0 the moving average of its weights)."""

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from practicum import landscape
-from practicum.data.batching import batch_indices, channel_stats, to_float_images, train_val_split
+from practicum.data.batching import ImageSplit, batch_indices, standardised_split
 from practicum.data.store import find_local
 from practicum.data.vision import (
     CIFAR_ARCHIVES,
@@ -121,38 +121,18 @@ def load_images(config: Config) -> ImageData:
     return load_cifar10_jpeg()
 
 
-@dataclass
-class Split:
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    source: str
-
-
-def prepare(images: ImageData, config: Config, seed: int, device: str) -> Split:
+def prepare(images: ImageData, config: Config, seed: int, device: str) -> ImageSplit:
     """Validation split, training subset, per-channel standardisation, on ``device``."""
-    n = len(images.x_train)
-    val_size = min(config.val_size, n // 5)
-    train_idx, val_idx = train_val_split(n, val_size, seed, images.y_train.numpy())
-    if config.train_size < len(train_idx):  # a seeded subset (the files are sorted by class)
-        pick = np.random.default_rng(seed).permutation(len(train_idx))[: config.train_size]
-        train_idx = np.sort(train_idx[pick])
-    mean, std = channel_stats(images.x_train[train_idx])
-
-    def prep(x: torch.Tensor) -> torch.Tensor:
-        return to_float_images(x, mean, std).to(device)
-
-    return Split(
-        prep(images.x_train[train_idx]),
-        images.y_train[train_idx].to(device),
-        prep(images.x_train[val_idx]),
-        images.y_train[val_idx].to(device),
-        prep(images.x_test),
-        images.y_test.to(device),
-        images.source,
+    return standardised_split(
+        images.x_train,
+        images.y_train,
+        images.x_test,
+        images.y_test,
+        min(config.val_size, len(images.x_train) // 5),
+        seed,
+        device,
+        train_subset=config.train_size,
+        source=images.source,
     )
 
 
@@ -222,7 +202,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> 
 
 
 def evaluate(
-    net: Network, data: Split, calibration: torch.Tensor, config: Config, final: bool
+    net: Network, data: ImageSplit, calibration: torch.Tensor, config: Config, final: bool
 ) -> dict[str, float]:
     """Validation and test accuracy with BN's statistics re-estimated on ``calibration``
     (on a copy during training, so the training run is untouched; in place at the end),
