@@ -32,6 +32,16 @@ class ModularTable:
     def __len__(self) -> int:
         return len(self.answer)
 
+    def to(self, device: str | torch.device) -> ModularTable:
+        """The same table with its tensors on ``device``."""
+        return ModularTable(
+            self.modulus,
+            self.operation,
+            self.a.to(device),
+            self.b.to(device),
+            self.answer.to(device),
+        )
+
 
 def modular_table(modulus: int, operation: str = "add") -> ModularTable:
     """The full table of ``operation`` modulo ``modulus`` (a prime in the paper, any p ≥ 2 here)."""

@@ -142,7 +142,9 @@ def train(
 ) -> dict[str, Any]:
     """One full-batch AdamW training; its curves and the steps it memorised and generalised at."""
     split_gen = torch.Generator().manual_seed(job_seed(run_seed, 10_000 + job.split_seed))
-    train_idx, test_idx = split_equations(len(table), job.fraction, split_gen)
+    train_idx, test_idx = (
+        i.to(device) for i in split_equations(len(table), job.fraction, split_gen)
+    )
     # Initial weights depend on the split's seed only: with and without weight decay start
     # from the same network, and the sweep's trainings from one network.
     torch.manual_seed(job_seed(run_seed, job.split_seed))
@@ -221,7 +223,7 @@ def spearman(x: list[float], y: list[float]) -> float:
 
 # ---- the run -------------------------------------------------------------------------------
 def run(config: Config, run: Run) -> dict[str, float]:
-    table = modular_table(config.modulus, "add")
+    table = modular_table(config.modulus, "add").to(run.device)
     jobs = plan(config)
     run.print(
         f"a + b mod {config.modulus}: {len(table)} equations; {len(jobs)} trainings "
@@ -447,10 +449,10 @@ LAB = Lab(
         "modulus": 31,
         "train_fraction": 0.7,
         "learning_rate": 5e-3,
-        "steps": 1500,
+        "steps": 1200,
         "seeds": 1,
         "sweep_fractions": (0.6, 0.8),
-        "sweep_steps": 1500,
+        "sweep_steps": 1000,
         "fourier_every": 500,
     },
     targets=[

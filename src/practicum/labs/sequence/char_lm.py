@@ -27,7 +27,13 @@ from practicum.data.text import SONNETS, CharVocab, load_tiny_shakespeare
 from practicum.errors import PracticumError
 from practicum.footprint import training_bytes
 from practicum.lab import Lab, Target, bounded
-from practicum.nn import LearnedPositionalEncoding, Recurrent, TransformerBlock, clip_grad_norm
+from practicum.nn import Recurrent, clip_grad_norm
+from practicum.nn.language_model import (
+    TransformerLM,
+    random_windows,
+    tiling_windows,
+    warmup_cosine,
+)
 from practicum.run import Run
 
 # ---- config ------------------------------------------------------------------------------
@@ -87,66 +93,7 @@ def load_corpus(config: Config) -> str:
     return load_tiny_shakespeare() if config.corpus == "tiny-shakespeare" else SONNETS
 
 
-def random_windows(
-    data: torch.Tensor, context: int, batch: int, gen: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch`` windows at random offsets: inputs data[i:i+T], targets data[i+1:i+T+1]."""
-    starts = torch.randint(0, len(data) - context - 1, (batch,), generator=gen)
-    offsets = starts[:, None] + torch.arange(context + 1)
-    chunk = data[offsets]
-    return chunk[:, :-1], chunk[:, 1:]
-
-
-def tiling_windows(data: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Non-overlapping windows covering ``data`` (the tail that does not fill one is dropped)."""
-    n = (len(data) - 1) // context
-    x = data[: n * context].view(n, context)
-    y = data[1 : n * context + 1].view(n, context)
-    return x, y
-
-
 # ---- models ------------------------------------------------------------------------------
-
-
-class TransformerLM(nn.Module):
-    """Decoder-only transformer: embeddings + learned positions, pre-LN causal blocks, a final
-    LayerNorm and a linear read-out to next-character logits."""
-
-    def __init__(
-        self, vocab: int, context: int, width: int, layers: int, heads: int, dropout: float
-    ) -> None:
-        super().__init__()
-        self.context = context
-        self.embed = nn.Embedding(vocab, width)
-        nn.init.normal_(self.embed.weight, std=0.02)
-        self.pos = LearnedPositionalEncoding(width, context)
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(width, heads, dropout=dropout) for _ in range(layers)
-        )
-        # Residual branches add up over 2·layers sublayers; shrinking each branch's last map
-        # keeps the residual stream's variance from growing with depth (GPT-2's scheme).
-        with torch.no_grad():
-            for block in self.blocks:
-                block.attn.out_proj.weight.mul_(1 / math.sqrt(2 * layers))
-                block.fc2.weight.mul_(1 / math.sqrt(2 * layers))
-        self.ln = nn.LayerNorm(width)
-        self.head = nn.Linear(width, vocab)
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        h = self.drop(self.pos(self.embed(idx)))
-        for block in self.blocks:
-            h = block(h, causal=True)
-        return self.head(self.ln(h))
-
-    @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, n: int, temperature: float, gen: torch.Generator):
-        idx = prompt[None]
-        for _ in range(n):
-            logits = self(idx[:, -self.context :])[:, -1] / temperature
-            nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
-            idx = torch.cat([idx, nxt], dim=1)
-        return idx[0, len(prompt) :].tolist()
 
 
 class LSTMLM(nn.Module):
@@ -182,10 +129,7 @@ class LSTMLM(nn.Module):
 
 
 def learning_rate(step: int, config: Config, peak: float) -> float:
-    if step < config.warmup_steps:
-        return peak * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(step, config.warmup_steps, config.steps, peak)
 
 
 @torch.no_grad()
