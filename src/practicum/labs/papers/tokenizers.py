@@ -411,6 +411,6 @@ LAB = Lab(
         Target("lossless", ">=", 1.0, "Kudo & Richardson 2018, Sec. 2: lossless tokenisation"),
     ],
     summary="our BPE and unigram LM match SentencePiece's tokens/char; char vs BPE LMs in bits/char",
-    time_full="22 min",  # 21.9 min, 1 thread, 2 cores shared with two other jobs (load 4-6)
+    time_full="17 min",  # 16.8 min (record), 21.9 min at load 4-6; 1 thread on 2 shared cores
     time_quick="3 s",
 )
