@@ -625,6 +625,6 @@ LAB = Lab(
     summary="He's weights keep the expected response variance through 30 ReLU layers, Xavier's "
     "halve it at each; He's 30-layer MLP trains at once, Xavier's sits at chance for 1,500-2,000 "
     "steps, then starts to learn (missed: its mean loss 0.79 of ln 10, target >= 0.95)",
-    time_full="9.3 min",  # 9.3 min at load ≈ 3 on 2 cores, one thread
+    time_full="10 min",  # 10.4 min (record) and 9.3 min at load ≈ 3 on 2 cores, one thread
     time_quick="10 s",  # 9.8 s at load ≈ 3
 )
