@@ -217,3 +217,24 @@ def test_warmup_then_cosine_to_a_tenth():
     assert rates[10] == pytest.approx(1.0) and rates[60] == pytest.approx(0.55)
     assert warmup_cosine(110, 10, 110, 1.0) == pytest.approx(0.1)
     assert all(a >= b for a, b in itertools.pairwise(rates[10:]))
+
+
+def test_train_step_is_one_clipped_step_of_next_token_cross_entropy() -> None:
+    import copy
+
+    from practicum.nn.language_model import TransformerLM, train_step
+
+    torch.manual_seed(0)
+    model = TransformerLM(11, 8, 16, 1, 2, 0.0)
+    twin = copy.deepcopy(model)
+    x, y = torch.randint(0, 11, (3, 8)), torch.randint(0, 11, (3, 8))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = train_step(model, opt, x, y, grad_clip=0.01)
+    # By hand: the mean cross-entropy over all 24 positions, its gradient scaled to norm 0.01.
+    expected = torch.nn.functional.cross_entropy(twin(x).reshape(-1, 11), y.reshape(-1))
+    expected.backward()
+    grads = [p.grad for p in twin.parameters()]
+    norm = torch.sqrt(sum(g.pow(2).sum() for g in grads))
+    assert loss == pytest.approx(float(expected))
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.allclose(p, q - 0.5 * q.grad * min(1.0, 0.01 / float(norm)), atol=1e-6)

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from practicum.nn.attention import LearnedPositionalEncoding, TransformerBlock
+from practicum.nn.recurrent import clip_grad_norm
 
 
 class TransformerLM(nn.Module):
@@ -86,6 +87,23 @@ def random_windows(
     offsets = starts[:, None] + torch.arange(context + 1)
     chunk = data[offsets]
     return chunk[:, :-1], chunk[:, 1:]
+
+
+def train_step(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    grad_clip: float,
+) -> float:
+    """One step of next-token cross-entropy on windows ``x`` -> targets ``y`` (batch, time),
+    the gradient's norm clipped to ``grad_clip``; returns the batch's loss."""
+    loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_grad_norm(model.parameters(), grad_clip)
+    optimiser.step()
+    return loss.item()
 
 
 def tiling_windows(data: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from practicum.data.batching import batch_indices, channel_stats, to_float_images, train_val_split
+from practicum.data.batching import ImageSplit, batch_indices, standardised_split
 from practicum.data.vision import load_digits_uint8, load_mnist
 from practicum.errors import PracticumError
 from practicum.footprint import MNIST_VALUES, mlp_parameters, training_bytes
@@ -115,37 +115,12 @@ def footprint(config: Config) -> int:
 
 
 # ---- data ----------------------------------------------------------------------------------
-@dataclass
-class Split:
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-def load(config: Config, seed: int, device: str) -> Split:
+def load(config: Config, seed: int, device: str) -> ImageSplit:
     """Images standardised with the training split's mean and std, as (N, 1, H, W) floats."""
     x_tr, y_tr, x_te, y_te = load_mnist("mnist") if config.data == "mnist" else load_digits_uint8()
     if not 0 < config.val_size < len(y_tr):
         raise PracticumError(f"val_size must be below the {len(y_tr)} training images")
-    train_idx, val_idx = (
-        torch.from_numpy(i) for i in train_val_split(len(y_tr), config.val_size, seed)
-    )
-    mean, std = channel_stats(x_tr[train_idx])
-
-    def images(x: torch.Tensor) -> torch.Tensor:
-        return to_float_images(x, mean, std).to(device)
-
-    return Split(
-        images(x_tr[train_idx]),
-        y_tr[train_idx].to(device),
-        images(x_tr[val_idx]),
-        y_tr[val_idx].to(device),
-        images(x_te),
-        y_te.to(device),
-    )
+    return standardised_split(x_tr, y_tr, x_te, y_te, config.val_size, seed, device, stratify=False)
 
 
 # ---- model ---------------------------------------------------------------------------------
@@ -315,7 +290,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> 
 
 
 def train(
-    config: Config, job: Job, lr: float, data: Split, run: Run
+    config: Config, job: Job, lr: float, data: ImageSplit, run: Run
 ) -> tuple[dict[str, Any], Network]:
     """SGD with momentum for ``steps`` (``sweep_steps`` in the sweep); the training loss and
     error averaged over every ``log_every`` steps, then validation (and test) scores."""

@@ -35,14 +35,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from practicum.data.text import SONNETS, load_tiny_shakespeare
 from practicum.errors import PracticumError
 from practicum.footprint import training_bytes
 from practicum.io import atomic_write_bytes
 from practicum.lab import Extra, Lab, Target, bounded
-from practicum.nn import clip_grad_norm
 from practicum.nn.language_model import (
     TransformerLM,
     bits_per_character,
@@ -50,6 +48,7 @@ from practicum.nn.language_model import (
     random_windows,
     tiling_windows,
     total_nll,
+    train_step,
     warmup_cosine,
 )
 from practicum.plotting import figure
@@ -200,12 +199,7 @@ class Trainer:
                 )
             x, y = random_windows(data, config.context, config.batch_size, self.gen)
             x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(self.model(x).flatten(0, 1), y.flatten())
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            clip_grad_norm(self.model.parameters(), config.grad_clip)
-            self.opt.step()
-            losses.append(loss.item())
+            losses.append(train_step(self.model, self.opt, x, y, config.grad_clip))
         self.seconds += time.perf_counter() - start
         return float(np.mean(losses))
 

@@ -27,11 +27,12 @@ from practicum.data.text import SONNETS, CharVocab, load_tiny_shakespeare
 from practicum.errors import PracticumError
 from practicum.footprint import training_bytes
 from practicum.lab import Lab, Target, bounded
-from practicum.nn import Recurrent, clip_grad_norm
+from practicum.nn import Recurrent
 from practicum.nn.language_model import (
     TransformerLM,
     random_windows,
     tiling_windows,
+    train_step,
     warmup_cosine,
 )
 from practicum.run import Run
@@ -199,12 +200,7 @@ class Trainer:
                 group["lr"] = learning_rate(step, config, self.peak_lr)
             x, y = random_windows(train_data, config.context, config.batch_size, self.gen)
             x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(self.model(x).flatten(0, 1), y.flatten())
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            clip_grad_norm(self.model.parameters(), config.grad_clip)
-            self.opt.step()
-            value = loss.item()
+            value = train_step(self.model, self.opt, x, y, config.grad_clip)
             self.smooth = value if self.smooth is None else 0.95 * self.smooth + 0.05 * value
         val = mean_loss(self.model, val_x, val_y)
         self.seconds += time.perf_counter() - start
