@@ -235,6 +235,6 @@ def test_train_step_is_one_clipped_step_of_next_token_cross_entropy() -> None:
     expected.backward()
     grads = [p.grad for p in twin.parameters()]
     norm = torch.sqrt(sum(g.pow(2).sum() for g in grads))
-    assert loss == pytest.approx(float(expected))
+    assert loss == pytest.approx(expected.item())
     for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.allclose(p, q - 0.5 * q.grad * min(1.0, 0.01 / float(norm)), atol=1e-6)
