@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
 from torch import nn
 
 from practicum.data.modular import ModularTable, modular_table, split_equations
@@ -204,18 +205,9 @@ def train(
 
 
 def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties)."""
-
-    def ranks(v: list[float]) -> np.ndarray:
-        v_arr = np.asarray(v, dtype=float)
-        order = v_arr.argsort(kind="stable")
-        r = np.empty(len(v_arr))
-        r[order] = np.arange(len(v_arr), dtype=float)
-        for value in np.unique(v_arr):  # ties share their mean rank
-            r[v_arr == value] = r[v_arr == value].mean()
-        return r
-
-    rx, ry = ranks(x), ranks(y)
+    """Spearman's rank correlation: Pearson's on the average ranks (ties share their mean
+    rank; an infinite value, a training that never generalised, ranks last)."""
+    rx, ry = rankdata(x), rankdata(y)
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
@@ -297,41 +289,33 @@ def curves_figure(main: list[dict], control: list[dict], config: Config):
     """Power et al. Fig. 1 (left): train and test accuracy against steps, log scale."""
     fig, axes = figure(2, size=(5.5, 4.0))
     ax_acc, ax_loss = axes[0]
-    for i, r in enumerate(main):
-        c = r["curves"]
-        label = "" if i else f"weight decay {config.weight_decay:g}"
-        ax_acc.plot(
-            c["step"],
-            c["train_acc"],
-            color="C0",
-            alpha=0.5,
-            lw=1,
-            label=label and f"train, {label}",
-        )
-        ax_acc.plot(c["step"], c["test_acc"], color="C3", lw=1.2, label=label and f"test, {label}")
-        ax_loss.plot(c["step"], c["train_loss"], color="C0", alpha=0.5, lw=1)
-        ax_loss.plot(c["step"], c["test_loss"], color="C3", lw=1.2)
-    for i, r in enumerate(control):
-        c = r["curves"]
-        ax_acc.plot(
-            c["step"],
-            c["train_acc"],
-            color="C0",
-            ls="--",
-            alpha=0.5,
-            lw=1,
-            label="" if i else "train, no weight decay",
-        )
-        ax_acc.plot(
-            c["step"],
-            c["test_acc"],
-            color="C3",
-            ls="--",
-            lw=1.2,
-            label="" if i else "test, no weight decay",
-        )
-        ax_loss.plot(c["step"], c["train_loss"], color="C0", ls="--", alpha=0.5, lw=1)
-        ax_loss.plot(c["step"], c["test_loss"], color="C3", ls="--", lw=1.2)
+    groups = (
+        (main, "-", f"weight decay {config.weight_decay:g}"),
+        (control, "--", "no weight decay"),
+    )
+    for runs, ls, name in groups:
+        for i, r in enumerate(runs):
+            c = r["curves"]
+            first = i == 0  # one legend entry per group
+            ax_acc.plot(
+                c["step"],
+                c["train_acc"],
+                color="C0",
+                ls=ls,
+                alpha=0.5,
+                lw=1,
+                label=f"train, {name}" if first else "",
+            )
+            ax_acc.plot(
+                c["step"],
+                c["test_acc"],
+                color="C3",
+                ls=ls,
+                lw=1.2,
+                label=f"test, {name}" if first else "",
+            )
+            ax_loss.plot(c["step"], c["train_loss"], color="C0", ls=ls, alpha=0.5, lw=1)
+            ax_loss.plot(c["step"], c["test_loss"], color="C3", ls=ls, lw=1.2)
     ax_acc.set(
         xscale="log",
         xlabel="optimisation step",
