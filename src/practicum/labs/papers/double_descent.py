@@ -306,15 +306,18 @@ def curve_metrics(
     """The peak, its prominence and the interpolation threshold of one curve."""
     i, height = peak(test_errors)
     t = threshold(train_errors, level)
-    return {
+    out = {
         f"{prefix}_peak_prominence": height,
         f"{prefix}_peak_size": float(sizes[i]),
         f"{prefix}_peak_test_error": test_errors[i],
-        f"{prefix}_threshold_size": float(sizes[t]) if t < len(sizes) else float("nan"),
+        # t = len(sizes) when no size fits: the threshold lies beyond the largest
         f"{prefix}_peak_minus_threshold_steps": float(i - t),
         f"{prefix}_best_test_error": min(test_errors),
         f"{prefix}_largest_test_error": test_errors[-1],
     }
+    if t < len(sizes):
+        out[f"{prefix}_threshold_size"] = float(sizes[t])
+    return out
 
 
 def run(config: Config, run: Run) -> dict[str, float]:
