@@ -54,6 +54,7 @@ from practicum.lab import Lab, Target, bounded
 from practicum.nn.conv import Classifier, count_parameters
 from practicum.plotting import figure
 from practicum.random_features import draw_features, min_norm_fit, relu_features
+from practicum.recipes.image_classifier import predict
 from practicum.run import Run
 
 NOISES = ("noisy", "clean")
@@ -168,8 +169,9 @@ def random_features_curve(config: Config, seed: int, noisy: bool) -> dict[str, l
                 int(np.random.SeedSequence([seed, draw]).generate_state(1)[0])
             )
             weights, bias = draw_features(n_features, 64, gen)
-            coef = min_norm_fit(relu_features(data["x_train"], weights, bias), targets)
-            fit = relu_features(data["x_train"], weights, bias) @ coef
+            features = relu_features(data["x_train"], weights, bias)
+            coef = min_norm_fit(features, targets)
+            fit = features @ coef
             pred = relu_features(data["x_test"], weights, bias) @ coef
             train_err.append(float((fit.argmax(1) != labels).double().mean()))
             test_err.append(float((pred.argmax(1) != data["y_test"]).double().mean()))
@@ -251,13 +253,8 @@ def build(width: int, seed: int, device: str) -> Classifier:
 
 @torch.no_grad()
 def error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
-    model.eval()
-    wrong = sum(
-        int((model(x[i : i + batch]).argmax(1) != y[i : i + batch]).sum())
-        for i in range(0, len(y), batch)
-    )
-    model.train()
-    return wrong / len(y)
+    """The fraction of ``x`` misclassified, in eval mode (an exact count over ``len(y)``)."""
+    return int((predict(model, x, batch) != y).sum()) / len(y)
 
 
 def train(
