@@ -33,6 +33,7 @@ from practicum.nn.generative import (
     standard_normal_log_prob,
 )
 from practicum.nn.recurrent import LSTMCell, Recurrent, RNNCell, clip_grad_norm, detach_state
+from practicum.nn.residual_units import ResidualUnit, ResNet, resnet
 
 __all__ = [
     # basic
@@ -46,6 +47,9 @@ __all__ = [
     "GroupNorm",
     "PatchWhitening",
     "ResidualBlock",
+    "ResidualUnit",
+    "ResNet",
+    "resnet",
     "count_parameters",
     "receptive_field",
     "update_average",
