@@ -64,6 +64,19 @@ def test_each_type():
     assert make_config(LAB, overrides={"limit": "5"}).limit == 5
 
 
+def test_x_separates_numbers_but_not_the_letters_of_names():
+    @dataclass
+    class Names:
+        widths: tuple[int, ...] = bounded((4, 4), "[1, 64]")
+        names: tuple[str, ...] = ("a",)
+
+    lab = Lab(name="n", title="n", source="n", config=Names, run=lambda c, r: {},
+              targets=[Target("m", ">=", 0, "t")])  # fmt: skip
+    c = make_config(lab, overrides={"widths": "8x16", "names": "exclusive-gating,axis"})
+    assert c.widths == (8, 16)
+    assert c.names == ("exclusive-gating", "axis")
+
+
 @pytest.mark.parametrize(
     ("key", "value", "needle"),
     [

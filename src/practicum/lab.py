@@ -305,8 +305,10 @@ def _parse_value(key: str, text: str, typ: Any) -> Any:
             f"bad value for {key}: {text!r} (choose one of {', '.join(map(str, args))})"
         )
     if origin in (tuple, list):
-        items = [t for t in text.replace("x", ",").split(",") if t.strip()] if text else []
         inner = args[0] if args else str
+        # "8x16" is a pair of numbers; in a tuple of names an "x" is a letter ("exclusive").
+        separated = text.replace("x", ",") if inner in (int, float) else text
+        items = [t for t in separated.split(",") if t.strip()] if text else []
         values = [_parse_value(key, item.strip(), inner) for item in items]
         return tuple(values) if origin is tuple else values
     if typ is bool:
