@@ -102,3 +102,14 @@ def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):
 def test_atomic_json_refuses_nan_as_null(tmp_path):
     atomic_write_json(tmp_path / "x.json", {"a": float("nan"), "b": np.float32(2.5)})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": None, "b": 2.5}
+
+
+def test_sub_seed_is_the_seed_sequence_of_its_parts_and_separates_streams():
+    import numpy as np
+
+    from practicum.repro import sub_seed
+
+    assert sub_seed(0, 1, 2) == int(np.random.SeedSequence([0, 1, 2]).generate_state(1)[0])
+    seeds = {sub_seed(7, repeat, what) for repeat in range(20) for what in range(3)}
+    assert len(seeds) == 60 and all(0 <= s < 2**32 for s in seeds)
+    assert sub_seed(7, 1, 0) != sub_seed(7, 0, 1)  # order matters

@@ -21,6 +21,14 @@ import numpy as np
 import torch
 
 
+def sub_seed(*parts: int) -> int:
+    """A seed for one stream of a run (a repeat's initialisation, its batch order, one job),
+    from the run's seed and the stream's coordinates: NumPy's SeedSequence hashes them, so
+    neighbouring coordinates give unrelated streams, and a resumed run that skips some jobs
+    still draws each job's numbers from the same seed. ``sub_seed(run_seed, repeat, what)``."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> dict[str, Any]:
     """Seed Python, NumPy and torch; turn on deterministic algorithms. Returns the settings."""
     if not 0 <= seed < 2**32:

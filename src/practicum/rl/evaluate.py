@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from practicum.repro import sub_seed
 from practicum.rl.env import make_env
 
 if TYPE_CHECKING:  # torch is imported lazily: ES worker processes do not need it
@@ -55,7 +56,7 @@ TEST = 2
 
 def eval_seed(run_seed: int, split: int) -> int:
     """The seed of a run's validation (``VALIDATION``) or test (``TEST``) episodes."""
-    return int(np.random.SeedSequence([run_seed, split]).generate_state(1)[0])
+    return sub_seed(run_seed, split)
 
 
 def episode_seeds(seed: int, episodes: int) -> np.ndarray:

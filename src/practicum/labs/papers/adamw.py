@@ -55,6 +55,7 @@ from practicum.footprint import MNIST_VALUES, mlp_parameters, training_bytes
 from practicum.lab import Lab, Target, bounded
 from practicum.nn import optimizers
 from practicum.plotting import figure
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 NAMES = optimizers.NAMES  # sgd, sgdw, adam, adamw
@@ -192,7 +193,7 @@ def extra_jobs(config: Config, results: dict[str, dict[str, Any]]) -> list[Job]:
 def stream_seed(run_seed: int, repeat: int, what: int) -> int:
     """The seed of a training's initial weights (``what=0``) or batch order (1): shared by all
     cells of a seed index, so that cells differ by (α, λ) alone."""
-    return int(np.random.SeedSequence([run_seed, repeat, what]).generate_state(1)[0])
+    return sub_seed(run_seed, repeat, what)
 
 
 # ---- one training --------------------------------------------------------------------------

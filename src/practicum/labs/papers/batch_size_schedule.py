@@ -59,6 +59,7 @@ from practicum.footprint import conv_stack_bytes
 from practicum.lab import Lab, Target, bounded
 from practicum.nn import Classifier, GroupNorm
 from practicum.plotting import figure
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 LABELS = {
@@ -269,7 +270,7 @@ def plan(config: Config) -> list[Segment]:
 
 def stream_seed(run_seed: int, repeat: int, what: int) -> int:
     """The seed of a repeat's initialisation (``what=0``) or its batches and crops (1)."""
-    return int(np.random.SeedSequence([run_seed, repeat, what]).generate_state(1)[0])
+    return sub_seed(run_seed, repeat, what)
 
 
 def train_segment(

@@ -55,6 +55,7 @@ from practicum.nn.conv import Classifier, count_parameters
 from practicum.plotting import figure
 from practicum.random_features import draw_features, min_norm_fit, relu_features
 from practicum.recipes.image_classifier import predict
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 NOISES = ("noisy", "clean")
@@ -165,9 +166,7 @@ def random_features_curve(config: Config, seed: int, noisy: bool) -> dict[str, l
         n_features = max(1, round(ratio * n))
         train_err, test_err, mse = [], [], []
         for draw in range(config.rf_draws):
-            gen = torch.Generator().manual_seed(
-                int(np.random.SeedSequence([seed, draw]).generate_state(1)[0])
-            )
+            gen = torch.Generator().manual_seed(sub_seed(seed, draw))
             weights, bias = draw_features(n_features, 64, gen)
             features = relu_features(data["x_train"], weights, bias)
             coef = min_norm_fit(features, targets)
@@ -205,7 +204,7 @@ def plan(config: Config) -> list[Job]:
 
 
 def stream_seed(run_seed: int, *parts: int) -> int:
-    return int(np.random.SeedSequence([run_seed, *parts]).generate_state(1)[0])
+    return sub_seed(run_seed, *parts)
 
 
 def load_images(config: Config, repeat: int, run_seed: int, device: str) -> dict[str, torch.Tensor]:

@@ -47,6 +47,7 @@ from practicum.errors import PracticumError
 from practicum.fourier import frequency_norms, top_frequency_share
 from practicum.lab import Lab, Target, bounded
 from practicum.plotting import figure
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 
@@ -125,7 +126,7 @@ def plan(config: Config) -> list[Job]:
 
 
 def job_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+    return sub_seed(seed, index)
 
 
 # ---- training and evaluation ---------------------------------------------------------------

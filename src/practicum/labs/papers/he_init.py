@@ -54,6 +54,7 @@ from practicum.footprint import MNIST_VALUES, mlp_parameters, training_bytes
 from practicum.lab import Lab, Target, bounded
 from practicum.nn import init
 from practicum.plotting import figure, smooth
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 INITS = ("he", "xavier")
@@ -202,7 +203,7 @@ def build(
 
 def draw_seed(run_seed: int, draw: int) -> int:
     """The weights of the ``draw``-th network of measurement (a), the same for both inits."""
-    return int(np.random.SeedSequence([run_seed, 0, draw]).generate_state(1)[0])
+    return sub_seed(run_seed, 0, draw)
 
 
 def variance_metrics(name: str, depth: int, v: np.ndarray) -> dict[str, float]:
@@ -270,9 +271,7 @@ def plan(config: Config) -> list[Job]:
 def stream_seed(run_seed: int, job: Job, what: int) -> int:
     """A seed for one job's weights (``what=0``) or batch order (``what=1``) that does not
     depend on the init, so that both inits share draws and batches."""
-    return int(
-        np.random.SeedSequence([run_seed, job.depth, job.repeat + 1, what]).generate_state(1)[0]
-    )
+    return sub_seed(run_seed, job.depth, job.repeat + 1, what)
 
 
 @torch.no_grad()

@@ -55,11 +55,13 @@ from practicum.lab import Lab, Target, bounded
 from practicum.nn.conv import count_parameters
 from practicum.nn.residual_units import resnet, units_for_depth
 from practicum.plotting import figure
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 # The Table 1 variants this lab can run (each on the original unit), and Table 1's test error
-# (%, ResNet-110, CIFAR-10) for the ones whose number we could check; None: "fail" (the paper's
-# word for a test error above 20%) or not checked, see docs/labs/identity-mappings.md.
+# (%, ResNet-110, CIFAR-10) as we read the paper (no stored copy of the table could be searched
+# to re-check them); None: "fail" (the paper's word for a test error above 20%) or a row we
+# do not have, see docs/labs/identity-mappings.md.
 VARIANTS = ("constant-scaling", "exclusive-gating", "shortcut-gating", "conv", "dropout")
 PAPER_TABLE1: dict[str, float | None] = {
     "identity": 6.61,
@@ -181,7 +183,7 @@ def plan(config: Config) -> list[Job]:
 def stream_seed(run_seed: int, repeat: int, what: int) -> int:
     """The seed of a repeat's initialisation (``what=0``), its batches and crops (1), or its
     dropout (2): shared by every network of the repeat."""
-    return int(np.random.SeedSequence([run_seed, repeat, what]).generate_state(1)[0])
+    return sub_seed(run_seed, repeat, what)
 
 
 # ---- data ----------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from practicum.errors import PracticumError
 from practicum.lab import Lab, Target, bounded
 from practicum.nn.timeseries import LSTMFCN
 from practicum.plotting import figure
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 # Karim et al. 2018, Table 2 (LSTM-FCN test accuracy, the authors' results file
@@ -282,7 +283,7 @@ def epochs_for(config: Config, job: Job, cases: int) -> int:
 def job_seed(seed: int, index: int) -> int:
     """The seed of the run's ``index``-th training: its own stream, so that a resumed run
     (which skips the trainings before its checkpoint) draws the same numbers."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+    return sub_seed(seed, index)
 
 
 def validation_split(archive: Archive, config: Config, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -67,6 +67,7 @@ from practicum.nn.lr_schedules import (
     range_rate,
 )
 from practicum.plotting import figure
+from practicum.repro import sub_seed
 from practicum.run import Run
 
 TRAIN_IMAGES = {"cifar10-jpeg": 50_000, "digits": 1_397}  # before the validation split
@@ -153,7 +154,7 @@ def footprint(config: Config) -> int:
 
 def stream_seed(run_seed: int, *parts: int) -> int:
     """The seed of a repeat's initialisation (``0``) or its batches and crops (``1``)."""
-    return int(np.random.SeedSequence([run_seed, *parts]).generate_state(1)[0])
+    return sub_seed(run_seed, *parts)
 
 
 # ---- data ----------------------------------------------------------------------------------
