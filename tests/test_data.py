@@ -368,3 +368,20 @@ def test_standardised_split_uses_the_training_part_statistics_only() -> None:
     )
     assert last.x_train.shape == (96, 3, 6, 6)  # train_subset 0: every image not in validation
     assert last.x_test.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_downsample_averages_blocks_and_keeps_an_already_small_split():
+    from practicum.data.batching import ImageSplit, downsample
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 2, 8, 8, generator=g)
+    y = torch.zeros(3, dtype=torch.long)
+    split = ImageSplit(x, y, x[:0], y[:0], x.clone(), y)
+    small = downsample(split, 4)
+    naive = x.reshape(3, 2, 4, 2, 4, 2).mean(dim=(3, 5))  # the mean of each 2×2 block
+    assert torch.allclose(small.x_train, naive, atol=1e-6)
+    assert small.x_val.shape == (0, 2, 4, 4) and small.x_test.shape == (3, 2, 4, 4)
+    assert split.x_train.shape == (3, 2, 8, 8)  # the input is left as it was
+    assert downsample(split, 8) is split
+    with pytest.raises(ValueError):
+        downsample(split, 3)

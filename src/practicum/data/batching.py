@@ -10,7 +10,7 @@ same seed gives the same batches on any device.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -155,6 +155,24 @@ def standardised_split(
         y_test.to(device),
         num_classes,
         source,
+    )
+
+
+def downsample(split: ImageSplit, side: int) -> ImageSplit:
+    """Average-pool every part of ``split`` to ``side`` × ``side`` (its side must be a multiple);
+    after standardising, since a mean of standardised pixels is the standardised mean. The
+    split itself when it is already that small. 16×16 CIFAR images make a CPU lab 4× faster."""
+    factor = split.x_train.shape[-1] // side
+    if factor * side != split.x_train.shape[-1]:
+        raise ValueError(f"the images' side {split.x_train.shape[-1]} is not a multiple of {side}")
+    if factor == 1:
+        return split
+
+    def pool(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, factor).contiguous() if len(x) else x[..., :side, :side]
+
+    return replace(
+        split, x_train=pool(split.x_train), x_val=pool(split.x_val), x_test=pool(split.x_test)
     )
 
 

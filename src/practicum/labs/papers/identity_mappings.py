@@ -47,7 +47,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from practicum.data.batching import ImageSplit, augment, batch_indices, standardised_split
+from practicum.data.batching import (
+    ImageSplit,
+    augment,
+    batch_indices,
+    downsample,
+    standardised_split,
+)
 from practicum.data.vision import ImageData, load_cifar10_jpeg, load_digits_rgb
 from practicum.errors import PracticumError
 from practicum.footprint import training_bytes
@@ -208,10 +214,7 @@ def load(config: Config, seed: int, device: str) -> ImageSplit:
     side = split.x_train.shape[-1]
     if side % config.resolution:
         raise PracticumError(f"resolution must divide the images' side {side}")
-    if side > config.resolution:
-        factor = side // config.resolution
-        split.x_train = F.avg_pool2d(split.x_train, factor).contiguous()
-        split.x_test = F.avg_pool2d(split.x_test, factor).contiguous()
+    split = downsample(split, config.resolution)
     # Both files are sorted by class (the test set's first 1,000 images are all airplanes):
     # one seeded shuffle, so that the first k images the measures use are a random k.
     rng = np.random.default_rng(seed)

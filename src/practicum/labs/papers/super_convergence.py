@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from practicum.data.batching import ImageSplit, augment, standardised_split
+from practicum.data.batching import ImageSplit, augment, downsample, standardised_split
 from practicum.data.vision import ImageData, load_cifar10_jpeg, load_digits_rgb
 from practicum.errors import PracticumError
 from practicum.footprint import conv_stack_bytes
@@ -174,11 +174,7 @@ def load(config: Config, seed: int, device: str) -> ImageSplit:
         num_classes=images.num_classes,
         source=images.source,
     )
-    factor = split.x_train.shape[-1] // config.resolution
-    if factor > 1:
-        for name in ("x_train", "x_val", "x_test"):
-            setattr(split, name, F.avg_pool2d(getattr(split, name), factor).contiguous())
-    return split
+    return downsample(split, config.resolution)
 
 
 # ---- model ---------------------------------------------------------------------------------
