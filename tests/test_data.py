@@ -385,3 +385,16 @@ def test_downsample_averages_blocks_and_keeps_an_already_small_split():
     assert downsample(split, 8) is split
     with pytest.raises(ValueError):
         downsample(split, 3)
+
+
+def test_split_image_data_is_the_standardised_split_of_the_dataset_with_its_labels():
+    from practicum.data.batching import split_image_data, standardised_split
+    from practicum.data.vision import load_digits_rgb
+
+    images = load_digits_rgb()
+    got = split_image_data(images, 100, 3, train_subset=500)
+    want = standardised_split(
+        images.x_train, images.y_train, images.x_test, images.y_test, 100, 3, train_subset=500
+    )
+    assert torch.equal(got.x_train, want.x_train) and torch.equal(got.y_val, want.y_val)
+    assert (got.num_classes, got.source) == (images.num_classes, images.source)

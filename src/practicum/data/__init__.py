@@ -16,6 +16,7 @@ from practicum.data.batching import (
     cutout,
     random_crop,
     random_flip,
+    split_image_data,
     standardised_split,
     to_float_images,
     train_val_split,
@@ -52,6 +53,7 @@ __all__ = [
     "random_flip",
     "to_float_images",
     "train_val_split",
+    "split_image_data",
     "standardised_split",
     "ImageSplit",
 ]

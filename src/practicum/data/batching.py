@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from practicum.errors import PracticumError
+
+if TYPE_CHECKING:
+    from practicum.data.vision import ImageData
 
 
 def to_float_images(
@@ -155,6 +159,25 @@ def standardised_split(
         y_test.to(device),
         num_classes,
         source,
+    )
+
+
+def split_image_data(
+    images: ImageData, val_size: int, seed: int, device: str | torch.device = "cpu", **options: Any
+) -> ImageSplit:
+    """:func:`standardised_split` of a loaded dataset, carrying its class count and source;
+    ``options`` as there (``train_subset``, ``stratify``, ``memory_format``)."""
+    return standardised_split(
+        images.x_train,
+        images.y_train,
+        images.x_test,
+        images.y_test,
+        val_size,
+        seed,
+        device,
+        num_classes=images.num_classes,
+        source=images.source,
+        **options,
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from practicum.data import ImageSplit, augment, batch_indices, standardised_split
+from practicum.data import ImageSplit, augment, batch_indices, split_image_data
 from practicum.data.store import find_local
 from practicum.data.vision import (
     CIFAR_ARCHIVES,
@@ -175,18 +175,13 @@ def load_images(config: Config, dataset: str) -> ImageData:
 def prepare(images: ImageData, config: Config, seed: int, device: str) -> ImageSplit:
     """Split off ``val_size`` images (at most a fifth), optionally subsample the rest, and
     standardise every channel with the training part's statistics."""
-    return standardised_split(
-        images.x_train,
-        images.y_train,
-        images.x_test,
-        images.y_test,
+    return split_image_data(
+        images,
         min(config.val_size, len(images.x_train) // 5),
         seed,
         device,
         train_subset=config.train_subset,
         memory_format=torch.channels_last if config.channels_last else torch.contiguous_format,
-        num_classes=images.num_classes,
-        source=images.source,
     )
 
 

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from practicum.data.batch_schedule import MODES, StepSchedule, even_batches
-from practicum.data.batching import ImageSplit, augment, standardised_split
+from practicum.data.batching import ImageSplit, augment, split_image_data
 from practicum.data.vision import ImageData, load_cifar10_jpeg, load_digits_rgb
 from practicum.errors import PracticumError
 from practicum.footprint import conv_stack_bytes
@@ -152,18 +152,7 @@ def load(config: Config, seed: int, device: str) -> ImageSplit:
     """A stratified validation split and a seeded training subset, standardised with the
     training subset's statistics; the whole test set. (Config.validate has checked the sizes.)"""
     images: ImageData = load_digits_rgb() if config.data == "digits" else load_cifar10_jpeg()
-    return standardised_split(
-        images.x_train,
-        images.y_train,
-        images.x_test,
-        images.y_test,
-        config.val_size,
-        seed,
-        device,
-        train_subset=config.train_size,
-        num_classes=images.num_classes,
-        source=images.source,
-    )
+    return split_image_data(images, config.val_size, seed, device, train_subset=config.train_size)
 
 
 # ---- model ---------------------------------------------------------------------------------

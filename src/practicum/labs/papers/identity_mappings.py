@@ -52,7 +52,7 @@ from practicum.data.batching import (
     augment,
     batch_indices,
     downsample,
-    standardised_split,
+    split_image_data,
 )
 from practicum.data.vision import ImageData, load_cifar10_jpeg, load_digits_rgb
 from practicum.errors import PracticumError
@@ -199,18 +199,7 @@ def load(config: Config, seed: int, device: str) -> ImageSplit:
     images: ImageData = load_digits_rgb() if config.data == "digits" else load_cifar10_jpeg()
     if config.train_size > len(images.y_train):
         raise PracticumError(f"train_size must be at most {len(images.y_train):,}")
-    split = standardised_split(
-        images.x_train,
-        images.y_train,
-        images.x_test,
-        images.y_test,
-        0,
-        seed,
-        device,
-        train_subset=config.train_size,
-        num_classes=images.num_classes,
-        source=images.source,
-    )
+    split = split_image_data(images, 0, seed, device, train_subset=config.train_size)
     side = split.x_train.shape[-1]
     if side % config.resolution:
         raise PracticumError(f"resolution must divide the images' side {side}")

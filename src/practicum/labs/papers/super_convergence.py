@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from practicum.data.batching import ImageSplit, augment, downsample, standardised_split
+from practicum.data.batching import ImageSplit, augment, downsample, split_image_data
 from practicum.data.vision import ImageData, load_cifar10_jpeg, load_digits_rgb
 from practicum.errors import PracticumError
 from practicum.footprint import conv_stack_bytes
@@ -162,18 +162,7 @@ def load(config: Config, seed: int, device: str) -> ImageSplit:
     """A stratified validation split and a seeded training subset, standardised with the
     subset's statistics, average-pooled to ``resolution``; the whole test set."""
     images: ImageData = load_digits_rgb() if config.data == "digits" else load_cifar10_jpeg()
-    split = standardised_split(
-        images.x_train,
-        images.y_train,
-        images.x_test,
-        images.y_test,
-        config.val_size,
-        seed,
-        device,
-        train_subset=config.train_size,
-        num_classes=images.num_classes,
-        source=images.source,
-    )
+    split = split_image_data(images, config.val_size, seed, device, train_subset=config.train_size)
     return downsample(split, config.resolution)
 
 
@@ -294,6 +283,16 @@ def speedup(
 
 
 # ---- the run -------------------------------------------------------------------------------
+def chosen_max_lr(config: Config, range_history: list[dict[str, float]]) -> float:
+    """``config.max_lr`` if set, else the range test's reading (:func:`plateau_end`)."""
+    return config.max_lr or plateau_end(
+        [r["lr"] for r in range_history],
+        [r["accuracy"] for r in range_history],
+        config.range_tolerance,
+        config.range_window,
+    )
+
+
 def schedules(config: Config, max_lr: float) -> tuple[OneCycle, PiecewiseConstant]:
     n = config.iterations
     budget = config.step_multiple * n
@@ -331,13 +330,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
             )  # fmt: skip
             continue
         kind, repeat = task.split("_r")
-        max_lr = config.max_lr or plateau_end(
-            [r["lr"] for r in done["range"]],
-            [r["accuracy"] for r in done["range"]],
-            config.range_tolerance,
-            config.range_window,
-        )
-        cycle, step = schedules(config, max_lr)
+        cycle, step = schedules(config, chosen_max_lr(config, done["range"]))
         if kind == "cycle":
             done[task] = train(
                 config, data, int(repeat), n, cycle.lr, cycle.momentum, config.eval_every,
@@ -350,10 +343,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
             )  # fmt: skip
     run.write_json("trainings.json", done)
 
-    max_lr = config.max_lr or plateau_end(
-        [r["lr"] for r in done["range"]], [r["accuracy"] for r in done["range"]],
-        config.range_tolerance, config.range_window,
-    )  # fmt: skip
+    max_lr = chosen_max_lr(config, done["range"])
     cycle, step = schedules(config, max_lr)
     finals = np.array([done[f"cycle_r{r}"][-1]["accuracy"] for r in range(config.seeds)])
     curves = np.array(
