@@ -226,3 +226,21 @@ def test_quick_mode_passes_with_finite_metrics(tmp_path: Path) -> None:
         assert name in metrics
     assert (folder / "plots" / "curves.png").is_file()
     assert (folder / "plots" / "table1.png").is_file()
+
+
+def test_two_worker_processes_end_with_the_bits_of_one(tmp_path: Path) -> None:
+    """Every training is seeded on its own, so training them side by side in worker processes
+    changes neither a metric nor a parameter."""
+    tiny = {"depths": "8", "epochs": "1", "seeds": "2", "variants": "exclusive-gating"}
+    runs = [
+        run_lab(
+            "identity-mappings",
+            quick=True,
+            out=tmp_path / f"w{workers}",
+            quiet=True,
+            overrides={**tiny, "workers": str(workers)},
+        )[0]
+        for workers in (1, 2)
+    ]
+    assert runs[0]["param_hash"] == runs[1]["param_hash"]
+    assert runs[0]["metrics"] == runs[1]["metrics"]
