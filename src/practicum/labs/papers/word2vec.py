@@ -23,9 +23,12 @@ evaluator (:mod:`practicum.wordvec.evaluate`, tested against gensim's). Each mod
 
 **The subsampling claim** (2013b, Sec. 2.3 and Table 1: "a significant speedup (around 2x -
 10x)" and "improves accuracy of the representations of less frequent words"): ours is trained
-again without subsampling (``sample`` = 0) on the same seeds; training time and the pairs
-trained are compared, and the analogy accuracy on the *rare* questions, those whose answer word
-is rarer than the median answer of the covered questions.
+again without subsampling (``sample`` = 0) and at smaller thresholds on the same seeds. The
+speed-up is judged as training work, the (centre, context) pairs of an epoch, which is a count
+(the same on every machine) and what the time of either implementation follows; the measured
+wall times are in ``trainings.json`` and on the plot, not among the metrics (a clock is not the
+same twice). Accuracy is compared on all questions and on the *rare* ones, those whose answer
+word is rarer than the median answer of the covered questions.
 
 Resuming: each training is one iteration of ``run.loop``, seeded from the run's seed and its
 repeat; ``workers`` processes train side by side with the same bits.
@@ -68,9 +71,6 @@ from practicum.wordvec import (
 )
 
 GENSIM = Extra("anchors", ("gensim",), what="the gensim Word2Vec anchor and its test sets")
-# Mikolov et al. 2013b, Table 1 (1 B words of news, 300-d vectors, NEG-5): training time and
-# analogy accuracy (total, %) without and with 10^-5 subsampling.
-PAPER_TABLE1 = {"time_min": (38, 14), "total": (59, 60)}
 
 
 # ---- config --------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
     for model, implementation, _ in models(config):
         key = model
         runs = [results[f"{model}_s{r}"] for r in range(config.seeds)]
-        for measure in ("analogy", "rare_analogy", "wordsim", "simlex", "seconds"):
+        for measure in ("analogy", "rare_analogy", "wordsim", "simlex"):
             values = np.array([res[measure] for res in runs], dtype=float)
             metrics[f"{key}_{measure}"] = float(values.mean())
             metrics[f"{key}_{measure}_std"] = float(values.std())
@@ -309,7 +309,6 @@ def run(config: Config, run: Run) -> dict[str, float]:
     metrics["analogy_gap_points"] = 100 * abs(metrics["ours_analogy"] - metrics["gensim_analogy"])
     metrics["wordsim_gap"] = abs(metrics["ours_wordsim"] - metrics["gensim_wordsim"])
     metrics["simlex_gap"] = abs(metrics["ours_simlex"] - metrics["gensim_simlex"])
-    metrics["subsampling_speedup"] = metrics["ours_t0_seconds"] / metrics["ours_seconds"]
     metrics["subsampling_pair_ratio"] = metrics["ours_t0_pairs"] / metrics["ours_pairs"]
     metrics["subsampling_rare_gain_points"] = 100 * (
         metrics["ours_rare_analogy"] - metrics["ours_t0_rare_analogy"]
@@ -317,7 +316,6 @@ def run(config: Config, run: Run) -> dict[str, float]:
     metrics["subsampling_gain_points"] = 100 * (
         metrics["ours_analogy"] - metrics["ours_t0_analogy"]
     )
-    metrics["ours_over_gensim_seconds"] = metrics["ours_seconds"] / metrics["gensim_seconds"]
 
     examples = write_examples(config, run, results, passes, sets)
     for line in examples:
@@ -330,7 +328,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
         },
     )
     run.save_figure(sections_figure(results, config), "analogy_sections")
-    run.save_figure(subsampling_figure(metrics, config), "subsampling")
+    run.save_figure(subsampling_figure(metrics, results, config), "subsampling")
     run.save_figure(loss_figure(results, config), "loss")
     run.set_params({m: results[f"{m}_s0"]["vectors"] for m, _, _ in models(config)})
     return metrics
@@ -408,24 +406,26 @@ def sections_figure(results: dict[str, Any], config: Config):
     return fig
 
 
-def subsampling_figure(metrics: dict[str, float], config: Config):
-    """Ours across subsampling thresholds t: training time, and analogy accuracy on all
-    covered questions and on the rare ones (mean ± std of the repeats)."""
+def subsampling_figure(metrics: dict[str, float], results: dict[str, Any], config: Config):
+    """Ours across subsampling thresholds t: pairs trained per epoch (with the measured wall
+    time), and analogy accuracy on all covered questions and on the rare ones (mean ± std of
+    the repeats)."""
     fig, axes = figure(ncols=2, size=(4.4, 3.6))
     axes = np.asarray(axes).ravel()
     ts = sorted([*config.sweep, config.sample], reverse=True)
     keys = ["ours" if t == config.sample else f"ours_{tag(t)}" for t in ts]
     labels = ["none" if t == 0 else f"{t:g}" + (" (lab)" if t == config.sample else "") for t in ts]
     x = np.arange(len(ts))
-    axes[0].bar(
-        x,
-        [metrics[f"{k}_seconds"] for k in keys],
-        yerr=[metrics[f"{k}_seconds_std"] for k in keys],
-        color=["C1" if t == 0 else "C0" for t in ts],
-    )
+    pairs = [metrics[f"{k}_pairs"] / 1e6 for k in keys]
+    axes[0].bar(x, pairs, color=["C1" if t == 0 else "C0" for t in ts])
+    for xi, key, height in zip(x, keys, pairs, strict=True):
+        seconds = np.mean([results[f"{key}_s{r}"]["seconds"] for r in range(config.seeds)])
+        axes[0].text(xi, height, f"{seconds:.0f} s", ha="center", va="bottom", fontsize=8)
     axes[0].set_xticks(x, labels, fontsize=8)
     axes[0].set(
-        xlabel="subsampling threshold t", ylabel="training time (s, one thread)", title="time"
+        xlabel="subsampling threshold t",
+        ylabel="pairs per epoch (millions)",
+        title=f"work: {metrics['subsampling_pair_ratio']:.2f}× less (wall time on the bars)",
     )
     for k, (what, name) in enumerate(
         (("analogy", "all covered"), ("rare_analogy", "rare answers"))
@@ -504,11 +504,12 @@ LAB = Lab(
             paper="gensim's own ρ on the same text (the anchor)",
         ),
         Target(
-            "subsampling_speedup",
+            "subsampling_pair_ratio",
             ">=",
             2.0,
             "Mikolov et al. 2013b, Sec. 2.3: subsampling gives 'a significant speedup (around "
-            "2x - 10x)' (training time without over with, ours)",
+            "2x - 10x)' (ours: the training work, pairs per epoch, without over with; the "
+            "wall times, in trainings.json, follow it)",
             paper="2x-10x (Sec. 2.3); Table 1: 38 → 14 minutes (NEG-5, 10^-5)",
         ),
         Target(
@@ -527,6 +528,6 @@ LAB = Lab(
     ],
     summary="our skip-gram against gensim's on 2.25 M words of WordNet, Shakespeare and AG "
     "News: analogies, WordSim-353, SimLex-999; subsampling's speed-up and rare words",
-    time_full="?",
-    time_quick="?",
+    time_full="17 min",  # the record: 17.3 min, two workers on 2 cores
+    time_quick="7 s",
 )
