@@ -232,6 +232,8 @@ def test_quick_mode_twice_gives_the_same_bits_resumes_exactly_and_runs_on_run_de
 
     monkeypatch.setattr(Run, "checkpoint", counted)
     first, _ = run_lab(name, quick=True, quiet=True, out=tmp_path / "first")
+    missed = [t["metric"] for t in first["targets"] if not t["passed"]]
+    assert not missed, f"{name}'s quick mode misses {missed}: `make run` would fail"
     resumable = len(steps) >= 2
     wall = _recorded_wall_time(name)
     assert resumable or wall is None or wall <= 60, (
