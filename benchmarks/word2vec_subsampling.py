@@ -27,42 +27,14 @@ import torch
 from practicum.io import atomic_write_json
 from practicum.labs.papers import word2vec as lab
 from practicum.repro import cpu_name
-from practicum.wordvec import Phrases, SkipGram, Vocabulary
+from practicum.wordvec import Phrases, Vocabulary
 
 RESULT = Path(__file__).parent / "results" / "word2vec_subsampling.json"
 
 
-def time_ours(config: lab.Config, ids: list, counts: np.ndarray, sample: float) -> float:
+def timed(fn, *args) -> float:
     start = time.perf_counter()
-    SkipGram(len(counts), config.dim, seed=0).train(
-        ids,
-        counts,
-        epochs=1,
-        window=config.window,
-        negative=config.negative,
-        sample=sample,
-        alpha=config.alpha,
-        min_alpha=config.min_alpha,
-        batch=config.batch,
-        seed=1,
-    )
-    return time.perf_counter() - start
-
-
-def time_gensim(config: lab.Config, sentences: list, sample: float) -> float:
-    start = time.perf_counter()
-    gensim.models.Word2Vec(
-        sentences,
-        vector_size=config.dim,
-        window=config.window,
-        min_count=config.min_count,
-        sg=1,
-        negative=config.negative,
-        sample=sample,
-        epochs=1,
-        workers=1,
-        seed=1,
-    )
+    fn(*args)
     return time.perf_counter() - start
 
 
@@ -75,16 +47,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    config = lab.Config(corpus=args.corpus)
+    config = lab.Config(corpus=args.corpus, epochs=1)
     sentences, _ = lab.load_sentences(config, 0)
     sentences, _ = Phrases.passes(sentences, config.phrase_thresholds, config.phrase_min_count)
     vocab = Vocabulary.build(sentences, config.min_count)
     ids = vocab.encode(sentences)
     runs = {
-        ("ours", 0.0): lambda: time_ours(config, ids, vocab.counts, 0.0),
-        ("ours", args.sample): lambda: time_ours(config, ids, vocab.counts, args.sample),
-        ("gensim", 0.0): lambda: time_gensim(config, sentences, 0.0),
-        ("gensim", args.sample): lambda: time_gensim(config, sentences, args.sample),
+        ("ours", 0.0): lambda: timed(lab.train_ours, config, ids, vocab.counts, 0.0, 0),
+        ("ours", args.sample): lambda: timed(
+            lab.train_ours, config, ids, vocab.counts, args.sample, 0
+        ),
+        ("gensim", 0.0): lambda: timed(lab.train_gensim, config, sentences, 0.0, 1),
+        ("gensim", args.sample): lambda: timed(lab.train_gensim, config, sentences, args.sample, 1),
     }
     times: dict[tuple[str, float], list[float]] = {k: [] for k in runs}
     for _ in range(args.rounds):

@@ -24,3 +24,5 @@ def test_a_resumed_run_submits_only_the_jobs_left_and_workers_use_one_thread() -
         assert runner.result(3) == 8
         assert sorted(runner.pending) == [4]
         assert InOrder(torch.get_num_threads, [()], pool).result(0) == 1
+    with worker_pool(2, threads=None) as plain:  # workers left to their own imports
+        assert InOrder(pow, [(2, 10)], plain).result(0) == 1024

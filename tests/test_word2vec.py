@@ -24,6 +24,7 @@ from practicum.wordvec import (
     SkipGram,
     Vocabulary,
     analogy_accuracy,
+    analogy_answer,
     keep_probability,
     nearest,
     noise_distribution,
@@ -251,6 +252,16 @@ def test_analogy_and_similarity_equal_gensims_evaluations() -> None:
     assert similarity_spearman(words_, vecs, pairs).spearman == pytest.approx(
         spearman.statistic, abs=1e-9
     )
+
+
+def test_one_analogy_is_answered_as_the_accuracy_answers_it() -> None:
+    questions = read_analogies(Path(datapath("questions-words.txt")))[:100]
+    vocab, vectors = _planted_vectors(questions)
+    result = analogy_accuracy(vocab, vectors, questions)
+    for (a, b, c, _), guess in list(result.answers.items())[:20]:
+        assert analogy_answer(vocab, vectors, a, b, c) == guess
+    with pytest.raises(PracticumError):
+        analogy_answer(vocab, vectors, "not-a-word", vocab[0], vocab[1])
 
 
 def test_gensim_with_one_worker_is_the_same_bits_twice() -> None:

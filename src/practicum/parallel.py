@@ -18,18 +18,21 @@ import torch
 
 
 @contextmanager
-def worker_pool(workers: int, threads: int = 1) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of ``workers`` processes with ``threads`` torch threads each, or None for 1
-    (run in this process)."""
+def worker_pool(workers: int, threads: int | None = 1) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of ``workers`` processes with ``threads`` torch threads each (None: workers that
+    need not import torch are left alone), or None for 1 (run in this process)."""
     if workers <= 1:
         yield None
         return
     # spawn, not fork: a forked copy of a process that has started torch's thread pool can
     # deadlock.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
-    )
+    if threads is None:
+        pool = ProcessPoolExecutor(workers, mp_context=context)
+    else:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
+        )
     try:
         yield pool
     finally:  # an interrupted run does not wait for results it will not use

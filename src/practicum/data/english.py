@@ -16,7 +16,6 @@ from pathlib import Path
 from practicum.data.wordnet import Synset
 
 _WORD = re.compile(r"[a-z]+")
-SOURCES = ("wordnet", "shakespeare", "ag-news")
 
 
 def words(text: str) -> list[str]:

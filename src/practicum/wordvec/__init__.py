@@ -4,6 +4,7 @@ negative sampling (``sgns``) and the analogy and similarity evaluations (``evalu
 
 from practicum.wordvec.evaluate import (
     analogy_accuracy,
+    analogy_answer,
     nearest,
     read_analogies,
     read_word_pairs,
@@ -19,6 +20,7 @@ __all__ = [
     "SkipGram",
     "Vocabulary",
     "analogy_accuracy",
+    "analogy_answer",
     "keep_probability",
     "nearest",
     "noise_distribution",

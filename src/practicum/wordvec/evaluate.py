@@ -76,12 +76,7 @@ def analogy_accuracy(
     answers = {}
     for lo in range(0, len(covered), chunk):
         part = covered[lo : lo + chunk]
-        ids = np.array([[index[w] for w in q] for _, q in part])
-        target = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]
-        scores = unit_rows(target) @ unit.T
-        rows = np.arange(len(part))[:, None]
-        scores[rows, ids[:, :3]] = -np.inf  # the question's own words are not answers
-        best = scores.argmax(axis=1)
+        best = _three_cos_add(unit, np.array([[index[w] for w in q[:3]] for _, q in part]))
         for (section, q), guess in zip(part, best, strict=True):
             answers[q] = words[guess]
             tally = by_section.setdefault(section, [0, 0])
@@ -96,6 +91,24 @@ def analogy_accuracy(
         by_section={s: (c, n) for s, (c, n) in by_section.items()},
         answers=answers,
     )
+
+
+def _three_cos_add(unit: np.ndarray, abc: np.ndarray) -> np.ndarray:
+    """The row nearest b̂ − â + ĉ for each row (a, b, c) of word ids, the three excluded."""
+    target = unit[abc[:, 1]] - unit[abc[:, 0]] + unit[abc[:, 2]]
+    scores = unit_rows(target) @ unit.T
+    scores[np.arange(len(abc))[:, None], abc] = -np.inf  # the question's own words
+    return scores.argmax(axis=1)
+
+
+def analogy_answer(words: Sequence[str], vectors: np.ndarray, a: str, b: str, c: str) -> str:
+    """3CosAdd's answer to a : b :: c : ? over all the words."""
+    index = {w: i for i, w in enumerate(words)}
+    for w in (a, b, c):
+        if w not in index:
+            raise PracticumError(f"{w!r} has no vector")
+    unit = unit_rows(np.asarray(vectors, dtype=np.float64))
+    return words[int(_three_cos_add(unit, np.array([[index[a], index[b], index[c]]]))[0])]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ A negative that draws the centre itself is skipped, as in word2vec.c.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,9 +124,8 @@ class SkipGram:
         seed: int,
         ns_exponent: float = 0.75,
         report_every: int = 200,
-        progress: Callable[[int, int], None] | None = None,
     ) -> TrainingLog:
-        """``epochs`` passes over the id sentences; ``progress(epoch, epochs)`` after each."""
+        """``epochs`` passes over the id sentences."""
         if negative < 1 or batch < 1 or epochs < 1:
             raise PracticumError("negative, batch and epochs must be at least 1")
         rng = np.random.default_rng(seed)
@@ -135,14 +134,14 @@ class SkipGram:
         cumulative[-1] = 1.0
         log = TrainingLog()
         start = time.perf_counter()
-        total_tokens = int(sum(len(s) for s in sentences)) * epochs
-        seen = 0  # tokens read so far (before subsampling): the rate falls with them, as in
-        # word2vec.c and gensim
+        # The rate falls with the tokens read (before subsampling), as in word2vec.c and gensim;
+        # a pair counts as the share of its epoch's tokens its position in the epoch gives.
+        epoch_tokens = int(sum(len(s) for s in sentences))
+        total_tokens = epoch_tokens * epochs
         for epoch in range(epochs):
+            seen = epoch * epoch_tokens
             kept = [s[rng.random(len(s)) < keep[s]] for s in sentences]
             centres, contexts = skipgram_pairs(kept, window, rng)
-            epoch_tokens = sum(len(s) for s in sentences)
-            # each pair's share of the epoch's tokens, for the rate schedule
             n = len(centres)
             log.pairs.append(n)
             log.kept_tokens.append(sum(len(s) for s in kept))
@@ -162,8 +161,5 @@ class SkipGram:
                     running, count = 0.0, 0
             if count:
                 log.loss.append(running / count)
-            seen += epoch_tokens
-            if progress is not None:
-                progress(epoch + 1, epochs)
         log.seconds = time.perf_counter() - start
         return log

@@ -16,9 +16,9 @@ to a higher test error than the identity (or fail).
 Scaled to two CPU cores (:class:`Config` says why each number): a seeded 6,000 of the
 CIFAR-10 training images (the JPEG copy) average-pooled to 16×16, narrow ResNets (widths 4, 8,
 16 instead of 16, 32, 64) of depth 56 (n = 9; the paper's is 110, see :class:`Config`) and 20,
-80 epochs of SGD with the paper's recipe otherwise (momentum 0.9, weight decay 1e-4, batch 64 — theirs 128 — learning
-rate 0.1 after a warm-up at 0.01, divided by 10 at 50% and 75% of training, 4-pixel crops —
-2 at 16×16 — and flips). Units from :mod:`practicum.nn.residual_units`; the downsampling units
+80 epochs of SGD with the paper's recipe otherwise (momentum 0.9, weight decay 1e-4, batch 64
+— theirs 128 — learning rate 0.1 after a warm-up at 0.01, divided by 10 at 50% and 75% of
+training, 4-pixel crops — 2 at 16×16 — and flips). Units from :mod:`practicum.nn.residual_units`; the downsampling units
 project with a 1×1 convolution (the paper's code); Table 1's variants replace the shortcut
 of every other unit of the original ResNet-56.
 
@@ -99,10 +99,9 @@ class Config:
     train_size: int = bounded(6000, "[0, 50000]")  # 0: all 50,000
     resolution: int = bounded(16, "[8, 32]")  # images average-pooled to this side
     # The greatest depth is ResNet-56 (n = 9, of the CIFAR family of He et al. 2015), not the
-    # paper's 110: at a budget one CPU thread affords the deeper
-    # network is still far from converged and Table 1 ranks converged networks (the report
-    # measures the gating margin at 110 and 56 against the budget); 20 shows whether the gap
-    # grows with depth.
+    # paper's 110: at a budget these cores afford, the deeper network is still far from
+    # converged, and Table 1 ranks converged networks (the report measures the gating margin
+    # at 110 and 56 against the budget); 20 shows whether the gap grows with depth.
     depths: tuple[int, ...] = bounded((20, 56), "[8, 2000]")
     # A quarter of the paper's (16, 32, 64): on one thread the per-layer overhead, not the
     # width, sets the time (measured: widths 8-16-32 cost 1.3× of 4-8-16), and depth is the point.

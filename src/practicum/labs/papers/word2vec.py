@@ -64,12 +64,13 @@ from practicum.wordvec import (
     SkipGram,
     Vocabulary,
     analogy_accuracy,
+    analogy_answer,
     nearest,
     read_analogies,
     read_word_pairs,
     similarity_spearman,
-    unit_rows,
 )
+from practicum.wordvec.sgns import TrainingLog
 
 GENSIM = Extra("anchors", ("gensim",), what="the gensim Word2Vec anchor and its test sets")
 
@@ -173,60 +174,76 @@ def models(config: Config) -> list[tuple[str, str, float]]:
 
 
 # ---- one training --------------------------------------------------------------------------
+def train_gensim(
+    config: Config, sentences: list[list[str]], sample: float, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """The anchor: gensim's skip-gram with this config's settings; its words and vectors."""
+    from gensim.models import Word2Vec
+
+    trained = Word2Vec(
+        sentences,
+        vector_size=config.dim,
+        window=config.window,
+        min_count=config.min_count,
+        sg=1,
+        hs=0,
+        negative=config.negative,
+        ns_exponent=0.75,
+        sample=sample,
+        alpha=config.alpha,
+        min_alpha=config.min_alpha,
+        epochs=config.epochs,
+        workers=1,  # more threads race for the vectors: not the same bits twice
+        seed=seed,
+    )
+    return list(trained.wv.index_to_key), np.array(trained.wv.vectors, dtype=np.float32)
+
+
+def train_ours(
+    config: Config, ids: list[np.ndarray], counts: np.ndarray, sample: float, seed: int
+) -> tuple[SkipGram, TrainingLog]:
+    """Our skip-gram on the id sentences with this config's settings."""
+    sgns = SkipGram(len(counts), config.dim, seed)
+    log = sgns.train(
+        ids,
+        counts,
+        epochs=config.epochs,
+        window=config.window,
+        negative=config.negative,
+        sample=sample,
+        alpha=config.alpha,
+        min_alpha=config.min_alpha,
+        batch=config.batch,
+        seed=seed + 1,
+    )
+    return sgns, log
+
+
 def train(
     config: Config,
     implementation: str,
     sample: float,
     repeat: int,
     run_seed: int,
-    sentences: list[list[str]],
+    corpus: list,
     vocab: Vocabulary,
     sets: dict[str, Any],
     rare: list,
 ) -> dict[str, Any]:
-    """One model trained and evaluated; a function of its arguments (it runs in workers)."""
+    """One model trained and evaluated; a function of its arguments (it runs in workers).
+    ``corpus``: the word sentences for gensim, their ids in ``vocab`` for ours."""
     seed = sub_seed(run_seed, repeat) % 2**31  # gensim wants a seed below 2^31
     start = time.perf_counter()
     log: dict[str, Any] = {}
     if implementation == "gensim":
-        from gensim.models import Word2Vec
-
-        trained = Word2Vec(
-            sentences,
-            vector_size=config.dim,
-            window=config.window,
-            min_count=config.min_count,
-            sg=1,
-            hs=0,
-            negative=config.negative,
-            ns_exponent=0.75,
-            sample=sample,
-            alpha=config.alpha,
-            min_alpha=config.min_alpha,
-            epochs=config.epochs,
-            workers=1,  # more threads race for the vectors: not the same bits twice
-            seed=seed,
-        )
-        words = list(trained.wv.index_to_key)
-        vectors = np.array(trained.wv.vectors, dtype=np.float32)
+        words, vectors = train_gensim(config, corpus, sample, seed)
     else:
-        sgns = SkipGram(len(vocab), config.dim, seed)
-        stats = sgns.train(
-            vocab.encode(sentences),
-            vocab.counts,
-            epochs=config.epochs,
-            window=config.window,
-            negative=config.negative,
-            sample=sample,
-            alpha=config.alpha,
-            min_alpha=config.min_alpha,
-            batch=config.batch,
-            seed=seed + 1,
-        )
+        sgns, stats = train_ours(config, corpus, vocab.counts, sample, seed)
         words, vectors = list(vocab.words), sgns.vectors
         log = {"pairs": stats.pairs, "kept_tokens": stats.kept_tokens, "loss": stats.loss}
     seconds = time.perf_counter() - start
     analogy = analogy_accuracy(words, vectors, sets["analogies"], config.restrict)
+    wordsim = similarity_spearman(words, vectors, sets["wordsim"])
     result = {
         "implementation": implementation,
         "sample": sample,
@@ -237,8 +254,8 @@ def train(
         "analogy_covered": analogy.covered,
         "by_section": analogy.by_section,
         "rare_analogy": analogy_accuracy(words, vectors, rare, config.restrict).accuracy,
-        "wordsim": similarity_spearman(words, vectors, sets["wordsim"]).spearman,
-        "wordsim_covered": similarity_spearman(words, vectors, sets["wordsim"]).covered,
+        "wordsim": wordsim.spearman,
+        "wordsim_covered": wordsim.covered,
         "simlex": similarity_spearman(words, vectors, sets["simlex"]).spearman,
         "vectors_sha256": hashlib.sha256(vectors.tobytes()).hexdigest(),
         **log,
@@ -259,6 +276,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
             sentences, config.phrase_thresholds, config.phrase_min_count
         )
     vocab = Vocabulary.build(sentences, config.min_count)
+    ids = vocab.encode(sentences)
     sets = evaluation_sets()
     rare, median = rare_questions(sets["analogies"], vocab)
     tokens = sum(map(len, sentences))
@@ -272,7 +290,17 @@ def run(config: Config, run: Run) -> dict[str, float]:
         trainings = InOrder(
             train,
             [
-                (config, impl, t, r, run.seed, sentences, vocab, sets, rare)
+                (
+                    config,
+                    impl,
+                    t,
+                    r,
+                    run.seed,
+                    sentences if impl == "gensim" else ids,
+                    vocab,
+                    sets,
+                    rare,
+                )
                 for (_, impl, t), r in jobs
             ],
             pool,
@@ -300,14 +328,13 @@ def run(config: Config, run: Run) -> dict[str, float]:
         "rare_median_count": median,
     }
     for model, implementation, _ in models(config):
-        key = model
         runs = [results[f"{model}_s{r}"] for r in range(config.seeds)]
         for measure in ("analogy", "rare_analogy", "wordsim", "simlex"):
             values = np.array([res[measure] for res in runs], dtype=float)
-            metrics[f"{key}_{measure}"] = float(values.mean())
-            metrics[f"{key}_{measure}_std"] = float(values.std())
+            metrics[f"{model}_{measure}"] = float(values.mean())
+            metrics[f"{model}_{measure}_std"] = float(values.std())
         if implementation == "ours":
-            metrics[f"{key}_pairs"] = float(np.mean([res["pairs"][0] for res in runs]))
+            metrics[f"{model}_pairs"] = float(np.mean([res["pairs"][0] for res in runs]))
     metrics["analogy_gap_points"] = 100 * abs(metrics["ours_analogy"] - metrics["gensim_analogy"])
     metrics["wordsim_gap"] = abs(metrics["ours_wordsim"] - metrics["gensim_wordsim"])
     metrics["simlex_gap"] = abs(metrics["ours_simlex"] - metrics["gensim_simlex"])
@@ -319,7 +346,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
         metrics["ours_analogy"] - metrics["ours_t0_analogy"]
     )
 
-    examples = write_examples(config, run, results, passes, sets)
+    examples = write_examples(config, run, results, passes)
     for line in examples:
         run.print(line)
     run.write_json(
@@ -336,9 +363,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
     return metrics
 
 
-def write_examples(
-    config: Config, run: Run, results: dict[str, Any], passes: list, sets: dict[str, Any]
-) -> list[str]:
+def write_examples(config: Config, run: Run, results: dict[str, Any], passes: list) -> list[str]:
     """Nearest neighbours and analogies of both models (repeat 0), and the top phrases."""
     out: dict[str, Any] = {"neighbours": {}, "analogies": {}, "phrases": []}
     lines = []
@@ -355,7 +380,7 @@ def write_examples(
         answers = {}
         for a, b, c in probes:
             if all(w in index for w in (a, b, c)):
-                answers[f"{a}:{b}::{c}"] = best_answer(words, vectors, a, b, c)
+                answers[f"{a}:{b}::{c}"] = analogy_answer(words, vectors, a, b, c)
         out["analogies"][model] = answers
         for k, v in answers.items():
             lines.append(f"{model}: {k}::{v}")
@@ -364,16 +389,6 @@ def write_examples(
         out["phrases"] = [k for k, _ in sorted(last.items(), key=lambda kv: -kv[1])[:30]]
     run.write_json("examples.json", out)
     return lines
-
-
-def best_answer(words: list[str], vectors: np.ndarray, a: str, b: str, c: str) -> str:
-    """3CosAdd's answer to a : b :: c : ?."""
-    index = {w: i for i, w in enumerate(words)}
-    unit = unit_rows(np.asarray(vectors, dtype=np.float64))
-    target = unit[index[b]] - unit[index[a]] + unit[index[c]]
-    scores = unit @ target
-    scores[[index[a], index[b], index[c]]] = -np.inf
-    return words[int(scores.argmax())]
 
 
 # ---- plots ---------------------------------------------------------------------------------

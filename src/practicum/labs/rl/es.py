@@ -13,7 +13,6 @@ validation checks and the curves; ``--resume`` continues bit for bit with any ``
 
 from __future__ import annotations
 
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import torch
 from practicum.errors import PracticumError
 from practicum.footprint import mlp_parameters, training_bytes
 from practicum.lab import Lab, Target, bounded
+from practicum.parallel import worker_pool
 from practicum.rl.env import NUM_ACTIONS, OBS_DIM, SOLVED_RETURN, torch_threads
 from practicum.rl.es import antithetic_noise, es_gradient
 from practicum.rl.plots import learning_curve_figure, smooth
@@ -70,14 +70,9 @@ def footprint(config: Config) -> int:
 
 # ---- training ------------------------------------------------------------------------------
 def run(config: Config, run: Run) -> dict[str, float]:
-    with torch_threads(1):
-        if config.workers == 1:
-            return train(config, run, None)
-        # spawn, not fork: a forked copy of a process that has started torch's thread pool
-        # can deadlock. Workers import only NumPy and gymnasium (practicum.rl.population).
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
-            return train(config, run, pool)
+    # Workers import only NumPy and gymnasium (practicum.rl.population): no torch threads.
+    with torch_threads(1), worker_pool(config.workers, threads=None) as pool:
+        return train(config, run, pool)
 
 
 def train(config: Config, run: Run, pool: ProcessPoolExecutor | None) -> dict[str, float]:
