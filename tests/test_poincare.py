@@ -147,8 +147,8 @@ def test_ranks_and_map_equal_the_naive_forms_and_scikit_learn(
         if not pos:
             continue
         others = [w for w in range(n) if w != u]
-        for v in pos:  # 1 + non-neighbours strictly closer
-            ranks.append(1 + sum(1 for w in others if w not in pos and d[u, w] < d[u, v]))
+        for v in pos:  # 1 + non-neighbours at most as far (ties count against v)
+            ranks.append(1 + sum(1 for w in others if w not in pos and d[u, w] <= d[u, v]))
         labels = [1 if w in pos else 0 for w in others]
         aps.append(average_precision_score(labels, [-d[u, w] for w in others]))
     if not ranks:
@@ -157,6 +157,20 @@ def test_ranks_and_map_equal_the_naive_forms_and_scikit_learn(
     assert got.mean_rank == pytest.approx(np.mean(ranks), rel=1e-12)
     assert got.map == pytest.approx(np.mean(aps), rel=1e-9)
     assert got.edges == len(ranks) and got.nodes == len(aps)
+
+
+def test_a_collapsed_or_diverged_embedding_ranks_last() -> None:
+    h = balanced_tree(2, 2)
+    n = len(h)
+    for value in (0.0, np.inf, np.nan):  # every distance the same, or NaN
+        rec = reconstruction(
+            torch.arange(n, dtype=torch.float64)[:, None],
+            h.above,
+            matrix_distance(np.full((n, n), value)),
+        )
+        # each positive is tied with every non-positive candidate (n − 1 − |above|)
+        expected = np.mean([n - len(a) for a in h.above for _ in a])
+        assert rec.mean_rank == pytest.approx(expected) and rec.map < 1
 
 
 def test_an_embedding_that_orders_every_ancestor_first_is_perfect() -> None:
@@ -292,13 +306,22 @@ def test_a_small_tree_is_reconstructed_exactly_in_two_dimensions() -> None:
         eval_every=150,
         workers=1,
     )
-    result = lab.train(config, "poincare", 2, 0, h, h.above)
+    result = lab.train(config, "poincare", 2, config.lr, 0, h, h.above)
     assert result["mean_rank"] == pytest.approx(1.0, abs=0.05)
     assert result["map"] >= 0.97
     assert result["max_norm"] < 1
 
 
-def test_the_euclidean_baseline_is_trained_with_the_squared_distance() -> None:
+def test_the_euclidean_baseline_is_trained_with_the_squared_distance_at_every_rate() -> None:
     assert lab.DISTANCES["euclidean"] is squared_euclidean
+    jobs = lab.trainings_of(lab.Config(dims=(2, 5), euclidean_lrs=(0.03, 1.0)))
+    assert [name for name, *_ in jobs] == [
+        "poincare_d2",
+        "poincare_d5",
+        "euclidean_d2_lr0p03",
+        "euclidean_d2_lr1",
+        "euclidean_d5_lr0p03",
+        "euclidean_d5_lr1",
+    ]
     with pytest.raises(PracticumError, match="geometries"):
         lab.Config(geometries=("spherical",)).validate()
