@@ -22,8 +22,9 @@ from practicum.information import (
     kde_information,
     kde_input_information,
     log_spaced_epochs,
+    width_codes,
 )
-from practicum.labs.papers.information_plane import BottleneckNet, bin_range, split
+from practicum.labs.papers.information_plane import BottleneckNet, layer_codes, split
 
 
 def naive_information(codes: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -109,9 +110,23 @@ def test_bins_follow_the_activation() -> None:
     ]
     assert bin_codes(np.zeros((3, 2)), 0.0, 0.0, 30).tolist() == [[0, 0]] * 3
     t = np.array([[0.0, 2.0], [4.0, 1.0]])
-    assert bin_range("relu", t, False) == (0.0, 4.0)  # Saxe et al.: up to the largest activity
-    assert bin_range("tanh", t, False) == (-1.0, 1.0)
-    assert bin_range("relu", t, True) == (0.0, 1.0)  # softmax output
+    # ReLU, the authors' bins: width 2/30 from 0, as many as needed (4.0 is bin 60)
+    assert layer_codes("relu", t, False, 30, "width").tolist() == [[0, 30], [60, 15]]
+    # ReLU over [0, max]: 30 bins of width 4/30, the top value in the last
+    assert layer_codes("relu", t, False, 30, "max").tolist() == [[0, 15], [29, 7]]
+    tanh = np.array([[-0.99, 0.5]])
+    for scheme in ("width", "max"):  # tanh is binned over [−1, 1] either way
+        assert layer_codes("tanh", tanh, False, 30, scheme).tolist() == [[0, 22]]
+    assert layer_codes("tanh", np.array([[0.5]]), True, 30, "width").tolist() == [[7]]  # output
+
+
+@given(st.integers(0, 1000), st.integers(1, 50))
+def test_width_bins_are_range_bins_once_the_range_is_a_whole_number_of_widths(
+    seed: int, k: int
+) -> None:
+    width = 2 / 30
+    t = np.random.default_rng(seed).uniform(0, k * width * 0.999, size=(50, 3))
+    assert np.array_equal(width_codes(t, width), bin_codes(t, 0.0, k * width, k))
 
 
 def test_kde_bound_in_its_limits() -> None:

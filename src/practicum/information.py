@@ -4,9 +4,9 @@ The setting of Shwartz-Ziv & Tishby 2017 and Saxe et al. 2018: X is uniform over
 of N inputs, a layer's activity T = f(X) is a deterministic function of X, and Y is the label
 of each input. Two estimators, both in bits:
 
-* Binning (Shwartz-Ziv & Tishby): each unit's activity is cut into ``bins`` equal bins of
-  [lo, hi] (tanh: [−1, 1]; ReLU: [0, the layer's largest activity], as Saxe et al.). With T
-  the binned activity, a deterministic function of X, H(T|X) = 0, so I(X;T) = H(T), and
+* Binning (Shwartz-Ziv & Tishby): each unit's activity is cut into bins, ``bins`` equal
+  ones of [lo, hi] (:func:`bin_codes`) or bins of one width from 0 (:func:`width_codes`, as
+  Saxe et al.'s code bins every layer). With T the binned activity, a deterministic function of X, H(T|X) = 0, so I(X;T) = H(T), and
   I(T;Y) = H(T) − Σ_y p(y) H(T | Y = y).
 * Kernel density (Kolchinsky & Tracey 2017, the upper bound Saxe et al. use): T + ε with
   Gaussian noise ε ~ N(0, σ²I) is a mixture of N Gaussians, one at each input's activity, and
@@ -48,6 +48,13 @@ def bin_codes(t: np.ndarray, lo: float, hi: float, bins: int = 30) -> np.ndarray
         return np.zeros(t.shape, dtype=np.int64)
     idx = np.floor((t - lo) / (hi - lo) * bins).astype(np.int64)
     return np.clip(idx, 0, bins - 1)
+
+
+def width_codes(t: np.ndarray, width: float) -> np.ndarray:
+    """Each unit's activity as the index of its bin among bins of ``width`` from 0 (floor of
+    t / width; as many as the activity reaches, negative below 0): (N, d) int64. The binning of
+    Saxe et al.'s code, one bin size for every layer, whatever its range."""
+    return np.floor(np.asarray(t, dtype=np.float64) / width).astype(np.int64)
 
 
 def binned_information(codes: np.ndarray, y: np.ndarray) -> tuple[float, float]:
