@@ -456,6 +456,6 @@ LAB = Lab(
     summary="each layer trained on its own HSIC objective, no backpropagation, then one output "
     "layer: against backprop on the same network on MNIST and Fashion-MNIST; a 20-layer plain "
     "network",
-    time_full="4.3 min",  # 257 s, one thread, 2 cores at load ≈ 1 (run of record)
+    time_full="3.9 min",  # the run of record, one thread on 2 cores
     time_quick="2 s",  # 1.6 s
 )
