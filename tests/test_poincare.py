@@ -306,7 +306,7 @@ def test_a_small_tree_is_reconstructed_exactly_in_two_dimensions() -> None:
         eval_every=150,
         workers=1,
     )
-    result = lab.train(config, "poincare", 2, config.lr, 0, h, h.above)
+    result = lab.train(config, "poincare", 2, config.lr, 0, h)
     assert result["mean_rank"] == pytest.approx(1.0, abs=0.05)
     assert result["map"] >= 0.97
     assert result["max_norm"] < 1

@@ -191,10 +191,6 @@ def read_outs(
 
 
 # ---- the two trainings ---------------------------------------------------------------------
-def init_seed(run_seed: int, job: int, what: int) -> int:
-    return sub_seed(run_seed, job, what)
-
-
 def build(inputs: int, depth: int, width: int, seed: int, device: str) -> Network:
     torch.manual_seed(seed)  # torch's default initialisation, from this job's own seed
     return Network(inputs, depth, width).to(device)
@@ -203,9 +199,9 @@ def build(inputs: int, depth: int, width: int, seed: int, device: str) -> Networ
 def train_hsic(
     data: ImageSplit, depth: int, width: int, config: Config, seed: int, device: str
 ) -> tuple[dict[str, Any], Network]:
-    model = build(data.x_train.shape[1], depth, width, init_seed(seed, 0, 0), device)
+    model = build(data.x_train.shape[1], depth, width, sub_seed(seed, 0, 0), device)
     optimisers = [torch.optim.Adam(layer.parameters(), lr=config.hsic_lr) for layer in model.layers]
-    order = torch.Generator().manual_seed(init_seed(seed, 0, 1))
+    order = torch.Generator().manual_seed(sub_seed(seed, 0, 1))
     curve: list[float] = []
     unformatted: list[float] = []
     hx_curve: list[list[float]] = []
@@ -235,7 +231,7 @@ def train_hsic(
             batches += 1
         hx_curve.append((hx_sum / batches).tolist())
         hy_curve.append((hy_sum / batches).tolist())
-        scores = read_outs(model, data, config, init_seed(seed, epoch + 1, 2), device)
+        scores = read_outs(model, data, config, sub_seed(seed, epoch + 1, 2), device)
         curve.append(scores["format_accuracy"])
         unformatted.append(scores["unformatted_accuracy"])
     result = {
@@ -254,11 +250,11 @@ def train_backprop(
 ) -> tuple[dict[str, Any], nn.Module]:
     """The same network (the same initial weights as the HSIC one of this seed) and an output
     layer, end to end with cross-entropy, the same epochs and batch order."""
-    body = build(data.x_train.shape[1], config.depth, config.width, init_seed(seed, 0, 0), device)
-    torch.manual_seed(init_seed(seed, 0, 3))
+    body = build(data.x_train.shape[1], config.depth, config.width, sub_seed(seed, 0, 0), device)
+    torch.manual_seed(sub_seed(seed, 0, 3))
     model = nn.Sequential(body, nn.Linear(config.width, CLASSES)).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.backprop_lr)
-    order = torch.Generator().manual_seed(init_seed(seed, 0, 1))
+    order = torch.Generator().manual_seed(sub_seed(seed, 0, 1))
     curve: list[float] = []
     for _ in range(config.epochs):
         for index in batch_indices(len(data.y_train), config.batch_size, order, drop_last=True):

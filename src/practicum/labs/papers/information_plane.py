@@ -107,19 +107,20 @@ class BottleneckNet(nn.Module):
                 nn.init.trunc_normal_(layer.weight, 0.0, n**-0.5, -2 * n**-0.5, 2 * n**-0.5)
                 layer.bias.zero_()
 
-    def layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def hidden_activity(self, x: torch.Tensor) -> list[torch.Tensor]:
         act = torch.tanh if self.activation == "tanh" else F.relu
         out = []
         for layer in self.hidden:
             x = act(layer(x))
             out.append(x)
-        out.append(torch.softmax(self.out(x), dim=1))
         return out
 
+    def layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+        hidden = self.hidden_activity(x)
+        return [*hidden, torch.softmax(self.out(hidden[-1]), dim=1)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # logits
-        for layer in self.hidden:
-            x = torch.tanh(layer(x)) if self.activation == "tanh" else F.relu(layer(x))
-        return self.out(x)
+        return self.out(self.hidden_activity(x)[-1])
 
 
 def layer_codes(activation: str, t: np.ndarray, is_output: bool, bins: int, scheme: str):

@@ -45,6 +45,7 @@ from matplotlib.patches import Circle
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from practicum.data.hierarchy import Hierarchy, balanced_tree, wordnet_mammals, wordnet_nouns
+from practicum.errors import PracticumError
 from practicum.hyperbolic import poincare_distance, rsgd_step, squared_euclidean
 from practicum.io import atomic_write_text
 from practicum.lab import Lab, Target, bounded
@@ -83,8 +84,6 @@ class Config:
     workers: int = bounded(2, "[1, 64]")  # trainings side by side, one thread each (same bits)
 
     def validate(self) -> None:
-        from practicum.errors import PracticumError
-
         bad = [g for g in self.geometries if g not in DISTANCES]
         if bad or not self.geometries:
             raise PracticumError(f"geometries must be among {sorted(DISTANCES)}, got {bad}")
@@ -111,7 +110,8 @@ def load_hierarchy(config: Config) -> Hierarchy:
 
 class NegativeSampler:
     """Negatives v′ for a batch of edges (u, v): v′ ≠ u and (u, v′) not an edge, drawn
-    uniformly, or (burn-in) from ``weights``; rejected draws are drawn again."""
+    uniformly, or (burn-in) in proportion to how often a node is a hypernym, to the power
+    ``dampening``; rejected draws are drawn again."""
 
     def __init__(self, h: Hierarchy, dampening: float) -> None:
         self.n = len(h)
@@ -149,7 +149,6 @@ def train(
     lr: float,
     seed: int,
     h: Hierarchy,
-    hypernyms: list,
 ) -> dict[str, Any]:
     """One embedding trained and evaluated; a function of its arguments (it runs in workers)."""
     torch.manual_seed(seed)
@@ -184,7 +183,7 @@ def train(
             total += float(loss.detach()) * len(u)
             steps += len(u)
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            rec = reconstruction(theta.detach(), hypernyms, distance)
+            rec = reconstruction(theta.detach(), h.above, distance)
             curve.append(
                 {
                     "epoch": epoch + 1,
@@ -212,7 +211,6 @@ def train(
 # ---- the run -------------------------------------------------------------------------------
 def run(config: Config, run: Run) -> dict[str, float]:
     h = load_hierarchy(config)
-    hypernyms = h.above
     run.print(f"{config.subtree}: {len(h):,} nouns, {len(h.edges):,} closure edges")
     write_edges(run, h)
     jobs = trainings_of(config)  # the slow Poincaré trainings first: the workers end together
@@ -220,10 +218,7 @@ def run(config: Config, run: Run) -> dict[str, float]:
     with worker_pool(config.workers) as pool:
         trainings = InOrder(
             train,
-            [
-                (config, g, d, lr, sub_seed(run.seed, i), h, hypernyms)
-                for i, (_, g, d, lr) in enumerate(jobs)
-            ],
+            [(config, g, d, lr, sub_seed(run.seed, i), h) for i, (_, g, d, lr) in enumerate(jobs)],
             pool,
         )
         for i in run.loop(len(jobs), {"results": results}, desc="trainings"):
