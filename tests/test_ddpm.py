@@ -314,7 +314,7 @@ def test_config_defaults_quick_and_refusals() -> None:
     with pytest.raises(PracticumError, match="halved"):
         make_config(LAB, overrides={"channels": "8,8,8,8"})
     with pytest.raises(PracticumError, match="at most timesteps"):
-        make_config(LAB, overrides={"timesteps": "20"})
+        make_config(LAB, overrides={"timesteps": "10"})
     c = Config(warmup=10, learning_rate=1.0)
     assert learning_rate(0, c) == pytest.approx(0.1) and learning_rate(10, c) == 1.0
     assert ema_decay(0, 0.999) == pytest.approx(0.1) and ema_decay(10**6, 0.999) == 0.999

@@ -340,7 +340,9 @@ def run(config: Config, run: Run) -> dict[str, float]:
     blocks = math.ceil(config.steps / config.log_every)
     state = {"model": model, "ema": ema, "optimizer": optimizer, "gen": gen}
     state |= {"history": history, "quality": quality, "counter": counter}
-    for block in run.loop(blocks, state, desc="block", every=5):
+    # a checkpoint every 5 blocks (about 6 min of the full run), at least twice in any run
+    every = max(1, min(5, blocks // 2))
+    for block in run.loop(blocks, state, desc="block", every=every):
         model.train()
         total, count = 0.0, 0
         while counter["step"] < min(config.steps, (block + 1) * config.log_every):
