@@ -413,11 +413,13 @@ class Glow(nn.Module):
         """n images; every latent is mean + temperature · std · ε (temperature 0: the mode of
         every conditional, a deterministic image; Glow samples at 0.7 for sharper images)."""
         ref = self.top_mean
-        opts = {"generator": generator, "dtype": ref.dtype, "device": ref.device}
+        where = generator.device if generator is not None else ref.device
 
         def draw(shape: tuple[int, ...], mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-            eps = torch.randn((n, *shape), **opts)
-            return mean + temperature * torch.exp(log_std) * eps
+            # drawn where the generator lives, then moved: a CPU generator serves a CUDA model,
+            # and a seed gives the same latents on every device
+            eps = torch.randn((n, *shape), generator=generator, dtype=ref.dtype, device=where)
+            return mean + temperature * torch.exp(log_std) * eps.to(ref.device)
 
         top_shape = self.z_shapes[-1]
         top = draw(top_shape, self.top_mean, self.top_log_std)
@@ -493,5 +495,6 @@ class RealNVP2d(nn.Module):
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         ref = self.layers[0].bias
-        z = torch.randn(n, self.dim, generator=generator, dtype=ref.dtype, device=ref.device)
-        return self.inverse(temperature * z)
+        where = generator.device if generator is not None else ref.device
+        z = torch.randn(n, self.dim, generator=generator, dtype=ref.dtype, device=where)
+        return self.inverse(temperature * z.to(ref.device))
