@@ -79,6 +79,20 @@ def test_one_run_is_recorded_as_before(tmp_path):
     assert records.load_seeds("sine-basis", results) is None
 
 
+def test_audio_examples_are_recorded_and_stale_ones_removed(tmp_path):
+    """A run's audio/*.wav (a separation lab's estimates) travel with the record, like plots."""
+    run = make_run(tmp_path / "runs", 0, 0.03)
+    (run / "audio").mkdir()
+    (run / "audio" / "01-mixture.wav").write_bytes(b"RIFF-mixture")
+    results = tmp_path / "results"
+    (results / "sine-basis" / "audio").mkdir(parents=True)
+    (results / "sine-basis" / "audio" / "old.wav").write_bytes(b"RIFF-old")
+    records.record([run], results=results)
+    clips = sorted(p.name for p in (results / "sine-basis" / "audio").iterdir())
+    assert clips == ["01-mixture.wav"]
+    assert (results / "sine-basis" / "audio" / "01-mixture.wav").read_bytes() == b"RIFF-mixture"
+
+
 def test_three_seeds_write_seeds_json_with_sample_statistics(tmp_path):
     values = [0.031, 0.047, 0.0255]
     runs = [make_run(tmp_path / "runs", s, v) for s, v in zip((0, 1, 2), values, strict=True)]

@@ -293,6 +293,23 @@ def test_records_mode_builds_the_site_from_the_results_of_record(capsys, tmp_pat
     assert "practicum run cifar10-resnet --seed 0 --device cuda</code>" in cifar
 
 
+def test_a_records_audio_is_copied_and_played_on_its_page(tmp_path):
+    """WAV files beside a record are copied into the site and shown as <audio> players."""
+    from practicum.report import build_report, page_name
+
+    results = tmp_path / "results"
+    results.mkdir()
+    _copy_record("sine-basis", results)
+    (results / "sine-basis" / "audio").mkdir()
+    (results / "sine-basis" / "audio" / "01-mixture.wav").write_bytes(b"RIFF-wav")
+    site = tmp_path / "site"
+    build_report(out=site, records_from=results)
+    assert (site / "sine-basis" / "audio" / "01-mixture.wav").read_bytes() == b"RIFF-wav"
+    page = (site / page_name("sine-basis")).read_text()
+    assert '<audio controls preload="none" src="sine-basis/audio/01-mixture.wav">' in page
+    assert "<audio" not in (site / "index.html").read_text()
+
+
 def _copy_record(lab: str, dest: Path, **env_changes: Any) -> None:
     shutil.copy(results_dir() / f"{lab}.json", dest / f"{lab}.json")
     shutil.copytree(results_dir() / lab, dest / lab)

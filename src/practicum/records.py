@@ -115,6 +115,7 @@ class _RunFolder:
     config: dict[str, Any]
     env: dict[str, Any]
     plots: list[Path]
+    audio: list[Path]  # audio/*.wav: examples to listen to (a separation lab's estimates)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -155,6 +156,7 @@ def _read_run(run_dir: Path, allow_quick: bool) -> _RunFolder:
         config=_read_json(run_dir / "config.json"),
         env=env,
         plots=sorted((run_dir / "plots").glob("*.png")),
+        audio=sorted((run_dir / "audio").glob("*.wav")),
     )
 
 
@@ -256,6 +258,10 @@ def record(
         stale.unlink()
     for plot in first.plots:
         atomic_write_bytes(folder / plot.name, plot.read_bytes())
+    for stale in (folder / "audio").glob("*.wav"):
+        stale.unlink()
+    for clip in first.audio:
+        atomic_write_bytes(folder / "audio" / clip.name, clip.read_bytes())
     for extra in ("config.json", "env.json"):
         atomic_write_bytes(folder / extra, (first.path / extra).read_bytes())
     if len(runs) > 1:

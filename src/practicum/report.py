@@ -72,6 +72,7 @@ class RunRecord:
     plots: list[Path]
     of_record: bool = False  # read from docs/results/ by --records
     seeds: dict[str, Any] | None = None  # the record's seeds.json, when it has one
+    audio: list[Path] = field(default_factory=list)  # audio/*.wav, played on the lab's page
 
     @property
     def lab(self) -> str:
@@ -103,6 +104,7 @@ def load_run(run_dir: str | Path) -> RunRecord:
         config=_optional_json(run_dir / "config.json"),
         env=_optional_json(run_dir / "env.json"),
         plots=sorted((run_dir / "plots").glob("*.png")),
+        audio=sorted((run_dir / "audio").glob("*.wav")),
     )
 
 
@@ -130,6 +132,7 @@ def load_records(results: str | Path) -> list[RunRecord]:
                 plots=sorted(folder.glob("*.png")),
                 of_record=True,
                 seeds=_seeds(path.stem, results),
+                audio=sorted((folder / "audio").glob("*.wav")),
             )
         )
     if not records:
@@ -618,6 +621,7 @@ def render_lab_page(
             metrics=metrics,
             seeds=rec.seeds if rec is not None else None,
             plots=[f"{plot_dir}/{p.name}" for p in rec.plots] if rec is not None else [],
+            audio=[f"{plot_dir}/audio/{p.name}" for p in rec.audio] if rec is not None else [],
             # Rendered from the repository's own docs/labs/, never from a run folder.
             notes=Markup(notes) if notes is not None else None,
             config=config if isinstance(config, dict) else None,
@@ -718,6 +722,8 @@ def build_report(
             rec = by_lab.get(name)
             for plot in rec.plots if rec is not None else []:
                 atomic_write_bytes(plot_dir / plot.name, plot.read_bytes())
+            for clip in rec.audio if rec is not None else []:
+                atomic_write_bytes(plot_dir / "audio" / clip.name, clip.read_bytes())
             atomic_write_text(out / page_name(name), page)
         atomic_write_text(out / "papers.html", papers)
         atomic_write_text(out / "index.html", index)
