@@ -141,10 +141,9 @@ def _utterances(
     ]
     with ThreadPoolExecutor(max(1, workers)) as pool:  # the synthesisers are subprocesses
         audio = list(progress(pool.map(lambda job: _speak(*job), jobs), total=len(jobs), desc=desc))
-    out: list[list[tuple[str, np.ndarray]]] = [[] for _ in voices]
-    for (v, text, _), x in zip(jobs, audio, strict=True):
-        out[voices.index(v)].append((text, x))
-    return out
+    spoken = [(text, x) for (_, text, _), x in zip(jobs, audio, strict=True)]
+    # jobs run voice by voice, ``per_voice`` each: voice i's lines are the i-th run of them
+    return [spoken[i * per_voice : (i + 1) * per_voice] for i in range(len(voices))]
 
 
 def mix(a: np.ndarray, b: np.ndarray, level_db: float, max_samples: int) -> np.ndarray:
