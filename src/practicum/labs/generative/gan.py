@@ -11,8 +11,8 @@ batch norm and ReLU -> tanh; D mirrors it with stride-2 convolutions and LeakyRe
 with lr 2e-4 and β₁ = 0.5, as in the DCGAN paper.
 
 A GAN has no likelihood to report, so we judge 10,000 samples with the classifier of the
-``mnist-cnn`` lab (its program, :mod:`practicum.recipes.image_classifier`, trained here; or
-loaded from a finished mnist-cnn run with ``--set judge_run=RUN_DIR``):
+``mnist-cnn`` lab (:mod:`practicum.recipes.judge`: trained here, or loaded from a finished
+mnist-cnn run with ``--set judge_run=RUN_DIR``):
 
 * confident fraction: the share of samples the classifier labels with probability ≥ 0.9
   (do the samples look like some digit?);
@@ -25,10 +25,8 @@ loaded from a finished mnist-cnn run with ``--set judge_run=RUN_DIR``):
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,21 +35,12 @@ from torch.nn import functional as F
 
 from practicum.data import batch_indices
 from practicum.data.digits import DigitDataset, load_digit_images
-from practicum.data.vision import load_digits_uint8
-from practicum.errors import PracticumError
 from practicum.footprint import FLOAT_BYTES, MNIST_VALUES, training_bytes
-from practicum.io import atomic_write
 from practicum.lab import Lab, Target, bounded
 from practicum.nn.conv import update_average
-from practicum.nn.generative import (
-    ConvDecoder,
-    ConvEncoder,
-    categorical_entropy,
-    feature_statistics,
-    frechet_distance,
-)
+from practicum.nn.generative import ConvDecoder, ConvEncoder
 from practicum.plotting import image_grid
-from practicum.recipes import image_classifier
+from practicum.recipes.judge import judge_samples, obtain_judge
 from practicum.run import Run
 
 
@@ -133,99 +122,6 @@ def dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
-
-
-# ---- the judge -------------------------------------------------------------------------------
-
-
-@dataclass
-class Judge:
-    """A trained classifier and the standardisation its inputs need."""
-
-    model: nn.Module
-    mean: float
-    std: float
-    test_accuracy: float
-    source: str
-
-    def standardise(self, images01: torch.Tensor) -> torch.Tensor:
-        return (images01 - self.mean) / self.std
-
-    @torch.no_grad()
-    def probabilities_and_features(
-        self, images01: torch.Tensor, batch: int = 1000
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class probabilities and penultimate features (the input of the linear head)."""
-        self.model.eval()
-        captured: list[torch.Tensor] = []
-        hook = self.model.head.register_forward_hook(lambda m, inp, out: captured.append(inp[0]))
-        try:
-            logits = torch.cat([self.model(self.standardise(x)) for x in images01.split(batch)])
-        finally:
-            hook.remove()
-        return logits.softmax(-1), torch.cat(captured)
-
-
-def judge_config(config: Config) -> image_classifier.Config:
-    if config.dataset == "digits":
-        return image_classifier.Config(**image_classifier.QUICK)
-    return image_classifier.Config(epochs=config.judge_epochs)
-
-
-def standardisation(judge_cfg: image_classifier.Config, seed: int) -> tuple[float, float]:
-    """The mean and std of the training part of mnist-cnn's split, which its ``load_data``
-    standardises with (computed here on the [0, 1] scale, as the judge's record was)."""
-    from practicum.data import load_mnist, train_val_split
-
-    if judge_cfg.dataset == "digits":
-        x_train, y_train, _, _ = load_digits_uint8()
-    else:
-        x_train, y_train, _, _ = load_mnist(judge_cfg.dataset)
-    idx, _ = train_val_split(len(x_train), judge_cfg.val_size, seed, y_train.numpy())
-    part = x_train[idx].float() / 255.0
-    return part.mean().item(), part.std().item()
-
-
-def train_judge(config: Config, run: Run) -> Judge:
-    cfg = judge_config(config)
-    data = image_classifier.load_data(cfg, run.seed, run.device)
-    gen = torch.Generator().manual_seed(run.seed + 7)
-    torch.manual_seed(run.seed + 7)
-    model = image_classifier.build_model(cfg).to(run.device)
-    run.print(f"training the judge (mnist-cnn, {cfg.epochs} epochs on {data.source})")
-    # Without `run`, the judge's epochs are not checkpointed: they come after the GAN's last
-    # checkpoint, and a resumed run trains the judge again from its own seed.
-    image_classifier.train(
-        model, cfg, data.x_train, data.y_train, gen, lambda e, s: None, run.progress
-    )
-    mean, std = standardisation(cfg, run.seed)
-    accuracy = image_classifier.accuracy(model, data.x_test, data.y_test)
-    atomic_write(run.checkpoints_dir / "judge.pt", lambda f: torch.save(model.state_dict(), f))
-    return Judge(model.eval(), mean, std, accuracy, f"trained here ({cfg.epochs} epochs)")
-
-
-def load_judge(path: str, config: Config, run: Run) -> Judge:
-    folder = Path(path).expanduser()
-    cfg_path, weights = folder / "config.json", folder / "checkpoints" / "model.pt"
-    if not cfg_path.is_file() or not weights.is_file():
-        raise PracticumError(f"{folder} is not a finished mnist-cnn run (config.json, model.pt)")
-    saved = json.loads(cfg_path.read_text())
-    if saved.get("lab") != "mnist-cnn":
-        raise PracticumError(f"{folder} is a {saved.get('lab')!r} run, not mnist-cnn")
-    fields = saved["config"]
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-    cfg = image_classifier.Config(**fields)
-    if (cfg.dataset == "digits") != (config.dataset == "digits"):
-        raise PracticumError(f"the judge was trained on {cfg.dataset}, the GAN on {config.dataset}")
-    model = image_classifier.build_model(cfg).to(run.device)
-    try:
-        model.load_state_dict(torch.load(weights, map_location=run.device, weights_only=True))
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise PracticumError(f"cannot load {weights}: {str(exc).splitlines()[0]}") from None
-    mean, std = standardisation(cfg, int(saved["seed"]))
-    data = image_classifier.load_data(cfg, int(saved["seed"]), run.device)
-    accuracy = image_classifier.accuracy(model, data.x_test, data.y_test)
-    return Judge(model.eval(), mean, std, accuracy, f"loaded from {folder}")
 
 
 # ---- plots -----------------------------------------------------------------------------------
@@ -351,30 +247,19 @@ def run(config: Config, run: Run) -> dict[str, float]:
     plot_losses(history, run)
 
     # Judge the samples.
-    judge = (
-        train_judge(config, run)
-        if not config.judge_run
-        else load_judge(config.judge_run, config, run)
-    )
+    judge = obtain_judge(config.dataset, config.judge_epochs, config.judge_run, run)
     samples = torch.cat([samples01(noise(n)) for n in _chunks(config.num_samples, 1000)])
-    probs, feats = judge.probabilities_and_features(samples)
-    _, test_feats = judge.probabilities_and_features(data.x_test.to(run.device))
-    confidence, labels = probs.max(-1)
-    confident = confidence >= 0.9
-    histogram = torch.bincount(labels, minlength=10).double() / len(labels)
-    plot_class_histogram(labels, confident, run)
-    fd = frechet_distance(*feature_statistics(feats), *feature_statistics(test_feats))
+    x_test = data.x_test.to(run.device)
+    verdict = judge_samples(judge, samples, x_test)
+    plot_class_histogram(verdict.labels, verdict.confident, run)
     # Reference: the same distance between two halves of real data (training vs test digits).
-    _, train_feats = judge.probabilities_and_features(
-        data.x_train[: len(data.x_test)].to(run.device)
-    )
-    fd_real = frechet_distance(*feature_statistics(train_feats), *feature_statistics(test_feats))
+    fd_real = judge.frechet(data.x_train[: len(data.x_test)].to(run.device), x_test)
     run.print(f"judge: {judge.source}, test accuracy {judge.test_accuracy:.4f}")
     run.set_params({"generator": G, "generator_average": G_avg, "discriminator": D})
     return {
-        "confident_fraction": confident.float().mean().item(),
-        "class_entropy": categorical_entropy(histogram).item(),
-        "frechet_distance": fd,
+        "confident_fraction": verdict.confident_fraction,
+        "class_entropy": verdict.class_entropy,
+        "frechet_distance": verdict.frechet_distance,
         "frechet_distance_real_vs_real": fd_real,
         "judge_test_accuracy": judge.test_accuracy,
         "epochs": config.epochs,
