@@ -207,7 +207,7 @@ class Features:
 def features(
     waves: torch.Tensor, config: Config, stats: tuple[torch.Tensor, torch.Tensor]
 ) -> Features:
-    s = sep.stft(waves, config.n_fft, config.hop)
+    s = sep.stft(waves.to(stats[0].device), config.n_fft, config.hop)  # on run.device
     x = s.sum(dim=1)
     mean, std = stats
     active = sep.active_bins(x, config.silence_db)
@@ -291,6 +291,7 @@ def train(
 ) -> tuple[EmbeddingNet, list[float]]:
     torch.manual_seed(seed)
     model = EmbeddingNet(config.n_fft // 2 + 1, config, mask_head=objective == "chimera")
+    model = model.to(run.device)
     gen = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     end = config.lr_end
@@ -329,8 +330,8 @@ def separate(
     model.eval()
     feats = features(torch.from_numpy(sources)[None], config, stats)
     v, masks = model(feats.x)
-    v = v[0]
-    w = feats.weights[0]
+    v = v[0].cpu()  # k-means on the CPU, with its CPU generator
+    w = feats.weights[0].cpu()
     t, f = w.shape
     points = sep.whiten(v, w) if objective == "dcw" else v
     counted = w.reshape(-1) > 0
@@ -338,7 +339,7 @@ def separate(
     labels = torch.cdist(points, centres).argmin(1)  # silent bins too: their share is tiny
     out = {"kmeans": nn.functional.one_hot(labels, SOURCES).T.reshape(SOURCES, t, f).float()}
     if masks is not None:
-        out["mask"] = masks[0]
+        out["mask"] = masks[0].cpu()
     model.train()
     return out
 
@@ -456,16 +457,24 @@ def run(config: Config, run: Run) -> dict[str, float]:
         {"key": key, "seconds": seconds, "train_voices": list(recipe.train_voices),
          "test_voices": list(recipe.test_voices)},
     )  # fmt: skip
-    stats = normalisation(data["train"], config)
+    stats = tuple(x.to(run.device) for x in normalisation(data["train"], config))
 
-    models: dict[str, EmbeddingNet] = {}
+    # the trained weights (plain tensors, so a checkpoint loads with weights_only=True)
+    trained: dict[str, dict[str, torch.Tensor]] = {}
     curves: dict[str, list[float]] = {}
-    state = {"models": models, "curves": curves}
+    state = {"trained": trained, "curves": curves}
     for k in run.loop(len(config.objectives), state, desc="objectives"):
         objective = config.objectives[k]
-        models[objective], curves[objective] = train(
+        model, curves[objective] = train(
             objective, data["train"], config, stats, sub_seed(run.seed, k), run
         )
+        trained[objective] = dict(model.state_dict())
+    models: dict[str, EmbeddingNet] = {}
+    for objective in config.objectives:
+        models[objective] = EmbeddingNet(config.n_fft // 2 + 1, config, objective == "chimera").to(
+            run.device
+        )
+        models[objective].load_state_dict(trained[objective])
 
     estimators = estimators_of(models, config, stats, sub_seed(run.seed, 100))
     test = evaluate(estimators, data["test"], config, config.sdr_mixtures, run, "test")
