@@ -78,7 +78,8 @@ def magnitude_weights(mixture_spec: torch.Tensor, active: torch.Tensor) -> torch
 
 def ideal_binary_mask(source_specs: torch.Tensor) -> torch.Tensor:
     """(…, C, T, F) one where a source is the loudest in the bin (ties go to the first)."""
-    winner = source_specs.abs().argmax(dim=-3)
+    # argmax along the last, contiguous axis: along axis -3 it took 36 ms a training batch
+    winner = source_specs.abs().movedim(-3, -1).contiguous().argmax(dim=-1)
     return (
         torch.nn.functional.one_hot(winner, source_specs.shape[-3])
         .movedim(-1, -3)
