@@ -163,8 +163,18 @@ def cell_centres(x01: torch.Tensor, bits: int = 8) -> torch.Tensor:
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """Model space → judge space [0, 1], clamped (a sample can leave the cube)."""
+    """Model space → judge space [0, 1], clamped (a sample can leave the cube). A sample with a
+    non-finite pixel (an inverse coupling that divided by a scale near 0: the first full run
+    crashed in the Fréchet distance on one) becomes a black image, which the judge scores as
+    the failure it is; :func:`nonfinite_fraction` counts them."""
+    bad = ~torch.isfinite(x).flatten(1).all(dim=1)
+    x = torch.where(bad.view(-1, *([1] * (x.dim() - 1))), torch.full_like(x, -0.5), x)
     return (x + 0.5).clamp(0, 1)
+
+
+def nonfinite_fraction(x: torch.Tensor) -> float:
+    """The share of samples with a non-finite pixel, before :func:`to_unit` blanks them."""
+    return float((~torch.isfinite(x).flatten(1).all(dim=1)).double().mean())
 
 
 def learning_rate(step: int, config: Config) -> float:
@@ -200,11 +210,12 @@ def interpolate(model: Glow, a: torch.Tensor, b: torch.Tensor, count: int) -> to
 
 @torch.no_grad()
 def draw(model: Glow, count: int, temperature: float, seed: int, batch: int = 500) -> torch.Tensor:
-    """``count`` samples in [0, 1] at ``temperature``, in batches, from their own seed."""
+    """``count`` samples in model space at ``temperature``, in batches, from their own seed
+    (:func:`to_unit` takes them to the judge's [0, 1])."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     out = [model.sample(min(batch, count - s), temperature, gen) for s in range(0, count, batch)]
-    return to_unit(torch.cat(out))
+    return torch.cat(out)
 
 
 # ---- 2-D densities ------------------------------------------------------------------------
@@ -391,10 +402,14 @@ def run(config: Config, run: Run) -> dict[str, float]:
     # Samples, judged as the ddpm lab's are.
     judge = obtain_judge(config.dataset, config.judge_epochs, config.judge_run, run)
     x_test = data.x_test.to(run.device)
-    samples = draw(model, config.num_samples, config.temperature, sub_seed(run.seed, 4))
+    raw = draw(model, config.num_samples, config.temperature, sub_seed(run.seed, 4))
+    nonfinite = nonfinite_fraction(raw)
+    samples = to_unit(raw)
     verdict = judge_samples(judge, samples, x_test)
     fd_real = judge.frechet(data.x_train[: config.num_samples].to(run.device), x_test)
-    hot = draw(model, config.t1_samples, 1.0, sub_seed(run.seed, 5))
+    raw_hot = draw(model, config.t1_samples, 1.0, sub_seed(run.seed, 5))
+    nonfinite_t1 = nonfinite_fraction(raw_hot)
+    hot = to_unit(raw_hot)
     verdict_t1 = judge_samples(judge, hot, x_test)
     plot_samples(samples[:64], hot[:64], config.temperature, run)
     run.print(
@@ -440,6 +455,8 @@ def run(config: Config, run: Run) -> dict[str, float]:
         "confident_fraction_t1": verdict_t1.confident_fraction,
         "class_entropy_t1": verdict_t1.class_entropy,
         "frechet_distance_t1": verdict_t1.frechet_distance,
+        "nonfinite_samples": nonfinite,
+        "nonfinite_samples_t1": nonfinite_t1,
         "interpolation_round_trip_error": round_trip,
         "moons_nll": fits["moons"][2],
         "ring_nll": fits["ring"][2],
