@@ -266,14 +266,11 @@ def unsqueeze(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 1, 4, 2, 5, 3).reshape(b, c4 // 4, 2 * h, 2 * w)
 
 
-class FlowStep(nn.Module):
-    """One step of Glow: ActNorm → invertible 1×1 convolution → affine coupling."""
+class FlowSequence(nn.Module):
+    """Invertible layers applied in order: the log-determinants add, the inverse runs them
+    backwards (a Glow step and the 2-D RealNVP are both one)."""
 
-    def __init__(self, channels: int, hidden: int, lu: bool = True) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(
-            [ActNorm(channels), InvConv1x1(channels, lu=lu), AffineCoupling(channels, hidden)]
-        )
+    layers: nn.ModuleList
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logdet = x.new_zeros(x.shape[0])
@@ -286,6 +283,16 @@ class FlowStep(nn.Module):
         for layer in reversed(self.layers):
             y = layer.inverse(y)
         return y
+
+
+class FlowStep(FlowSequence):
+    """One step of Glow: ActNorm → invertible 1×1 convolution → affine coupling."""
+
+    def __init__(self, channels: int, hidden: int, lu: bool = True) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            [ActNorm(channels), InvConv1x1(channels, lu=lu), AffineCoupling(channels, hidden)]
+        )
 
 
 class GlowLevel(nn.Module):
@@ -459,7 +466,7 @@ class Coupling2d(nn.Module):
         return y / scale - shift
 
 
-class RealNVP2d(nn.Module):
+class RealNVP2d(FlowSequence):
     """A RealNVP on vectors (2-D densities): ``layers`` × (ActNorm → coupling), the couplings'
     masks alternating, under a standard Gaussian. ActNorm carries the expansion a bounded
     coupling cannot, as in Glow."""
@@ -472,18 +479,6 @@ class RealNVP2d(nn.Module):
         for i in range(layers):
             self.layers.append(ActNorm(dim))
             self.layers.append(Coupling2d((parity == i % 2).float(), hidden))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logdet = x.new_zeros(x.shape[0])
-        for layer in self.layers:
-            x, ld = layer(x)
-            logdet = logdet + ld
-        return x, logdet
-
-    def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        for layer in reversed(self.layers):
-            z = layer.inverse(z)
-        return z
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         z, logdet = self(x)

@@ -167,14 +167,19 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
     non-finite pixel (an inverse coupling that divided by a scale near 0: the first full run
     crashed in the Fréchet distance on one) becomes a black image, which the judge scores as
     the failure it is; :func:`nonfinite_fraction` counts them."""
-    bad = ~torch.isfinite(x).flatten(1).all(dim=1)
+    bad = nonfinite_rows(x)
     x = torch.where(bad.view(-1, *([1] * (x.dim() - 1))), torch.full_like(x, -0.5), x)
     return (x + 0.5).clamp(0, 1)
 
 
+def nonfinite_rows(x: torch.Tensor) -> torch.Tensor:
+    """(N,) True for each sample with a non-finite pixel."""
+    return ~torch.isfinite(x).flatten(1).all(dim=1)
+
+
 def nonfinite_fraction(x: torch.Tensor) -> float:
     """The share of samples with a non-finite pixel, before :func:`to_unit` blanks them."""
-    return float((~torch.isfinite(x).flatten(1).all(dim=1)).double().mean())
+    return float(nonfinite_rows(x).double().mean())
 
 
 def learning_rate(step: int, config: Config) -> float:
