@@ -70,11 +70,12 @@ def ascend(
     blur_sigma: float = 0.0,
     blur_every: int = 4,
     decay: float = 0.0,
-    bounds: tuple[float, float] | None = None,
+    bounds: tuple[torch.Tensor | float, torch.Tensor | float] | None = None,
 ) -> torch.Tensor:
     """Gradient ascent on ``objective(x).sum() − decay·‖x‖²`` for ``steps`` steps, each of
     length ``lr`` in the units of the gradient's mean magnitude (normalised steps: the
-    objective's scale varies by orders of magnitude between units)."""
+    objective's scale varies by orders of magnitude between units). ``bounds`` (numbers, or
+    tensors that broadcast to ``x``, such as per-channel ranges) clamp every step."""
     x = x.detach().clone()
     for step in range(steps):
         x.requires_grad_(True)
@@ -85,7 +86,8 @@ def ascend(
             if blur_sigma > 0 and (step + 1) % blur_every == 0:
                 x = gaussian_blur(x, blur_sigma)
             if bounds is not None:
-                x = x.clamp(*bounds)
+                low, high = (torch.as_tensor(b, dtype=x.dtype, device=x.device) for b in bounds)
+                x = torch.maximum(torch.minimum(x, high), low)
     return x.detach()
 
 

@@ -87,7 +87,7 @@ class Config:
     val_size: int = bounded(5000, "[1, 100000]")
     explain_images: int = bounded(100, "[1, 10000]")  # the first test images, true class
     captum_images: int = bounded(16, "[1, 10000]")  # of those, compared with Captum
-    ig_steps: int = bounded(64, "[2, 10000]")  # Gauss–Legendre nodes
+    ig_steps: int = bounded(128, "[2, 10000]")  # Gauss–Legendre nodes (64: 0.6% worst on MNIST)
     smoothgrad_samples: int = bounded(32, "[1, 10000]")
     smoothgrad_noise: float = bounded(0.15, "[0, 10]")  # σ as a fraction of the pixel range
     occlusion_window: int = bounded(4, "[1, 64]")
@@ -333,6 +333,7 @@ def visualise(
             "blur_sigma": config.am_blur,
             "blur_every": config.am_blur_every,
             "decay": config.am_decay,
+            "bounds": (low, high),
         }
     out = {}
     classes = torch.arange(10, device=split.x_train.device)
@@ -440,7 +441,7 @@ def analyse(
         dreams = V.deep_dream(
             lambda z: model.features[:4](z), dream_in, config.dream_steps, config.am_lr,
             torch.Generator().manual_seed(seed + 3), jitter_pixels=config.am_jitter,
-            bounds=(float(base.min()), float(split.x_train.max())),
+            bounds=(base, split.x_train.amax(dim=(0, 2, 3), keepdim=True)),
         )  # fmt: skip
         with torch.no_grad():
             before = model.features[:4](dream_in).pow(2).mean()
@@ -669,6 +670,7 @@ QUICK: dict[str, Any] = {
     "batch_size": 32,
     "val_size": 200,
     "explain_images": 24,
+    "ig_steps": 64,
     "captum_images": 4,
     "smoothgrad_samples": 8,
     "occlusion_window": 2,
