@@ -411,10 +411,14 @@ LAB = Lab(
         "data": "digits",
         "val_size": 200,
         "teacher_width": 256,
-        "student_width": 64,
-        "jitter": 1,
+        "student_width": 32,
+        # on 1,197 8×8 images the paper's input dropout and a shift by one pixel (2.5 pixels at
+        # MNIST's scale) leave the teacher no better than the student in 30 epochs
+        "input_dropout": 0.0,
+        "hidden_dropout": 0.3,
+        "jitter": 0,
         "teacher_epochs": 30,
-        "student_epochs": 20,
+        "student_epochs": 40,
         "batch_size": 50,
         "temperatures": (1.0, 4.0, 20.0),
     },
