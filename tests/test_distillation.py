@@ -115,7 +115,7 @@ def test_the_weight_constraint_caps_every_units_incoming_norm() -> None:
     out = model.out.weight.clone()
     model.constrain_(2.0)
     for layer in model.hidden:
-        assert float(layer.weight.norm(dim=1).max()) <= 2.0 + 1e-5
+        assert float(layer.weight.detach().norm(dim=1).max()) <= 2.0 + 1e-5
     torch.testing.assert_close(model.hidden[0].weight[0], short)
     torch.testing.assert_close(model.out.weight, out)  # only the hidden units are constrained
 
