@@ -708,7 +708,7 @@ LAB = Lab(
     ],
     summary="five attribution methods equal Captum's, pass completeness, deletion and the "
     "randomisation sanity check (or fail it, measured); class and unit visualisations",
-    time_full="24 min",  # 1 thread
+    time_full="22.4 min",  # 1 thread
     time_quick="10 s",
     footprint=footprint,
     requires=(CAPTUM,),
