@@ -150,6 +150,17 @@ def black(split: ImageSplit) -> torch.Tensor:
     return split.x_train.amin(dim=(0, 2, 3), keepdim=True)
 
 
+def pixel_range(split: ImageSplit) -> tuple[torch.Tensor, torch.Tensor]:
+    """The standardised values of black and of the brightest pixel per channel, each
+    (1, C, 1, 1): the bounds of a visualised image and of the display's colour scale."""
+    return black(split), split.x_train.amax(dim=(0, 2, 3), keepdim=True)
+
+
+def noise_sigma(x: torch.Tensor, config: Config) -> float:
+    """SmoothGrad's σ: ``smoothgrad_noise`` of the explained images' range of values."""
+    return config.smoothgrad_noise * float(x.max() - x.min())
+
+
 # ---- model ---------------------------------------------------------------------------------
 class ConvNet(nn.Module):
     """Stages of conv 3×3 + ReLU, a 2×2 max-pool after every stage but the last; then a
@@ -232,7 +243,7 @@ def attribute(
 ) -> dict[str, torch.Tensor]:
     """Every method's map for images ``x`` and classes ``t``: the input's shape, except
     Grad-CAM's, at the last convolution's resolution."""
-    sigma = config.smoothgrad_noise * float(x.max() - x.min())
+    sigma = noise_sigma(x, config)
     generator = torch.Generator().manual_seed(seed)
     return {
         "saliency": A.saliency(model, x, t),
@@ -264,42 +275,32 @@ def captum_maps(
     """The same five maps from Captum: SmoothGrad's noise from the global generator seeded as
     ours, Grad-CAM with the ReLU of the paper (Captum's default leaves it out)."""
     captum = CAPTUM.load()["captum.attr"]
-    with warnings.catch_warnings():  # "Input Tensor 0 did not already require gradients"
-        warnings.simplefilter("ignore", UserWarning)
-        maps = _captum_maps(captum, model, x, t, base, config, seed)
-    return {k: v.detach() for k, v in maps.items()}
-
-
-def _captum_maps(
-    captum: Any,
-    model: ConvNet,
-    x: torch.Tensor,
-    t: torch.Tensor,
-    base: torch.Tensor,
-    config: Config,
-    seed: int,
-) -> dict[str, torch.Tensor]:
-    sigma = config.smoothgrad_noise * float(x.max() - x.min())
+    sigma = noise_sigma(x, config)
     base_full = base.expand_as(x).contiguous()
     w, s, c = config.occlusion_window, config.occlusion_stride, x.shape[1]
-    torch.manual_seed(seed)
-    smooth = captum.NoiseTunnel(captum.Saliency(model)).attribute(
-        x, nt_type="smoothgrad", nt_samples=config.smoothgrad_samples, stdevs=sigma, target=t,
-        abs=False,
-    )  # fmt: skip
-    return {
-        "saliency": captum.Saliency(model).attribute(x, target=t),
-        "smoothgrad": smooth,
-        "integrated_gradients": captum.IntegratedGradients(model).attribute(
-            x, baselines=base_full, target=t, n_steps=config.ig_steps, method="gausslegendre"
-        ),
-        "grad_cam": captum.LayerGradCam(model, model.cam).attribute(
-            x, target=t, relu_attributions=True
-        ),
-        "occlusion": captum.Occlusion(model).attribute(
-            x, sliding_window_shapes=(c, w, w), strides=(c, s, s), baselines=base_full, target=t
-        ),
-    }
+    # "Input Tensor 0 did not already require gradients": Captum's note, not ours to act on;
+    # fork_rng: Captum's noise comes from the global generator, which stays as it was
+    with warnings.catch_warnings(), torch.random.fork_rng():
+        warnings.simplefilter("ignore", UserWarning)
+        torch.manual_seed(seed)
+        smooth = captum.NoiseTunnel(captum.Saliency(model)).attribute(
+            x, nt_type="smoothgrad", nt_samples=config.smoothgrad_samples, stdevs=sigma,
+            target=t, abs=False,
+        )  # fmt: skip
+        maps = {
+            "saliency": captum.Saliency(model).attribute(x, target=t),
+            "smoothgrad": smooth,
+            "integrated_gradients": captum.IntegratedGradients(model).attribute(
+                x, baselines=base_full, target=t, n_steps=config.ig_steps, method="gausslegendre"
+            ),
+            "grad_cam": captum.LayerGradCam(model, model.cam).attribute(
+                x, target=t, relu_attributions=True
+            ),
+            "occlusion": captum.Occlusion(model).attribute(
+                x, sliding_window_shapes=(c, w, w), strides=(c, s, s), baselines=base_full, target=t
+            ),
+        }
+    return {k: v.detach() for k, v in maps.items()}
 
 
 def cascade(model: ConvNet, seed: int) -> list[ConvNet]:
@@ -324,7 +325,7 @@ def visualise(
     """Activation maximisation of every class logit and of the first ``am_units`` channels of
     the last convolution (before its ReLU), with the regularisers or with plain (normalised) ascent."""
     _, c, side, _ = split.x_train.shape
-    low, high = black(split), split.x_train.amax(dim=(0, 2, 3), keepdim=True)
+    low, high = pixel_range(split)
     shape = (10, c, side, side)
     options: dict[str, Any] = {}
     if regularised:
@@ -447,7 +448,7 @@ def analyse(
             lambda z: model.features[:4](z), dream_in, config.dream_steps, config.am_lr,
             torch.Generator().manual_seed(seed + 3), jitter_pixels=config.am_jitter,
             blur_sigma=config.am_blur, blur_every=config.am_blur_every,
-            bounds=(base, split.x_train.amax(dim=(0, 2, 3), keepdim=True)),
+            bounds=pixel_range(split),
         )  # fmt: skip
         with torch.no_grad():
             before = model.features[:4](dream_in).pow(2).mean()
@@ -464,8 +465,7 @@ def analyse(
 # ---- figures -------------------------------------------------------------------------------
 def to_rgb(x: torch.Tensor, split: ImageSplit) -> np.ndarray:
     """Standardised images back to [0, 1] for display, (N, H, W, C)."""
-    low = black(split)
-    high = split.x_train.amax(dim=(0, 2, 3), keepdim=True)
+    low, high = pixel_range(split)
     return ((x - low) / (high - low)).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
