@@ -7,4 +7,4 @@ adding a folder with an ``__init__.py`` whose docstring's first line is the topi
 show the topics (course order: foundations first); a folder not named here comes last.
 """
 
-TOPICS = ("basics", "autodiff", "vision", "sequence", "generative", "rl", "papers")
+TOPICS = ("basics", "autodiff", "vision", "sequence", "training", "generative", "rl", "papers")

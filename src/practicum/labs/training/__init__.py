@@ -1,0 +1,1 @@
+"""Training: optimisers and the tricks of the trade."""
