@@ -9,7 +9,7 @@
 
 Modules: ``tensor`` (the Tensor, the graph, backward), ``ops`` (every operation with its vjp
 and jvp rules), ``functional`` (grad, jvp, vjp, hvp), ``gradcheck``, ``dot`` (Graphviz text),
-``nn`` (Module, Linear, MLP, Conv2d) and ``optim`` (SGD, Adam). See docs/autodiff.md.
+``nn`` (Module, Linear, MLP, Conv2d) and ``optim`` (SGD, AdaGrad, RMSProp, Adam, AdamW). See docs/autodiff.md.
 """
 
 from practicum.autodiff.dot import to_dot

@@ -1,7 +1,21 @@
-"""SGD with momentum and Adam, with the same update formulas as ``torch.optim``.
+"""SGD (with momentum or Nesterov momentum), AdaGrad, RMSProp, Adam and AdamW, written out with
+the same update formulas as ``torch.optim``.
 
-Updates happen in place on ``p.data`` and record no graph. The formulas follow PyTorch
-exactly (including where ε enters Adam) so the diy-vs-torch lab can compare step by step.
+Updates happen in place on ``p.data`` and record no graph. The formulas follow PyTorch exactly
+(where weight decay enters, where ε enters, the momentum buffer starting at the first gradient)
+so the diy-vs-torch and optimizers labs can compare step by step. With g the gradient, t the
+step count (from 1), and every operation elementwise:
+
+* **SGD**: g ← g + λθ; b ← μ b + g (b₁ = g); d = g + μ b (Nesterov) or b; θ ← θ − η d.
+* **AdaGrad** (Duchi, Hazan & Singer 2011): g ← g + λθ; s ← s + g²; θ ← θ − η g / (√s + ε).
+* **RMSProp** (Tieleman & Hinton 2012): g ← g + λθ; a ← α a + (1 − α) g²; with momentum μ,
+  b ← μ b + g / (√a + ε), θ ← θ − η b; without, θ ← θ − η g / (√a + ε).
+* **Adam** (Kingma & Ba 2015, Alg. 1): g ← g + λθ; m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
+  θ ← θ − (η / (1 − β₁ᵗ)) m / (√v / √(1 − β₂ᵗ) + ε). (ε outside the bias-corrected root, as in
+  torch; the paper adds it to √v̂ too, so the two agree.)
+* **AdamW** (Loshchilov & Hutter 2019): θ ← θ (1 − η λ) first, then Adam's step with λ = 0 —
+  the decay is *decoupled* from the adaptive scaling; torch multiplies λ by the rate η.
+
 ``state_dict()`` / ``load_state_dict()`` save and restore the hyperparameters and the
 per-parameter buffers (copies, bit for bit), so a resumed run takes the same next step.
 """
@@ -53,15 +67,24 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """v ← μ v + g;  p ← p − lr · v   (plain SGD when momentum = 0)."""
+    """v ← μ v + g;  p ← p − lr · v   (plain SGD when momentum = 0); with ``nesterov``,
+    p ← p − lr · (g + μ v): the step looks ahead along the velocity (Sutskever et al. 2013)."""
 
     def __init__(
-        self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, weight_decay: float = 0.0
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
         super().__init__(params)
         if lr <= 0 or not 0 <= momentum < 1:
             raise ValueError(f"SGD needs lr > 0 and 0 <= momentum < 1, got {lr}, {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.nesterov = nesterov
         self.velocity: list[np.ndarray | None] = [None] * len(self.params)
 
     def step(self) -> None:
@@ -78,7 +101,7 @@ class SGD(Optimizer):
                 else:
                     v *= self.momentum
                     v += g
-                g = v
+                g = g + self.momentum * v if self.nesterov else v
             p.data -= self.lr * g
 
     def state_dict(self) -> dict[str, Any]:
@@ -87,6 +110,7 @@ class SGD(Optimizer):
             "lr": self.lr,
             "momentum": self.momentum,
             "weight_decay": self.weight_decay,
+            "nesterov": self.nesterov,
             "velocity": velocity,
         }
 
@@ -94,6 +118,106 @@ class SGD(Optimizer):
         self.velocity = self._buffers("velocity", state["velocity"], allow_none=True)
         self.lr, self.momentum = state["lr"], state["momentum"]
         self.weight_decay = state["weight_decay"]
+        self.nesterov = bool(state.get("nesterov", False))  # checkpoints from before Nesterov
+
+
+class AdaGrad(Optimizer):
+    """s ← s + g²;  p ← p − lr · g / (√s + ε): each coordinate's rate shrinks with the squared
+    gradients it has seen (Duchi, Hazan & Singer 2011). torch's defaults: lr 0.01, ε 1e-10."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-2,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+    ) -> None:
+        super().__init__(params)
+        if lr <= 0 or eps <= 0 or initial_accumulator_value < 0:
+            raise ValueError(f"AdaGrad needs lr > 0, eps > 0, accumulator >= 0; got {lr}, {eps}")
+        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
+        self.sum = [np.full_like(p.data, initial_accumulator_value) for p in self.params]
+
+    def step(self) -> None:
+        for p, s in zip(self.params, self.sum, strict=True):
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            s += g * g
+            p.data -= self.lr * (g / (np.sqrt(s) + self.eps))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "sum": [s.copy() for s in self.sum],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sum = self._buffers("sum", state["sum"])
+        self.lr, self.eps, self.weight_decay = state["lr"], state["eps"], state["weight_decay"]
+
+
+class RMSProp(Optimizer):
+    """a ← α a + (1 − α) g²;  p ← p − lr · g / (√a + ε): AdaGrad with a leaky average, so old
+    gradients are forgotten (Tieleman & Hinton 2012, lecture 6e); optional momentum on the
+    scaled step. torch's defaults: lr 0.01, α 0.99, ε 1e-8."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+    ) -> None:
+        super().__init__(params)
+        if lr <= 0 or not 0 <= alpha < 1 or eps <= 0 or not 0 <= momentum < 1:
+            raise ValueError(
+                f"RMSProp needs lr > 0, alpha and momentum in [0, 1), eps > 0; got {lr}, {alpha}"
+            )
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.weight_decay, self.momentum = weight_decay, momentum
+        self.square_avg = [np.zeros_like(p.data) for p in self.params]
+        self.buffer = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        for p, a, b in zip(self.params, self.square_avg, self.buffer, strict=True):
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            a *= self.alpha
+            a += (1 - self.alpha) * (g * g)
+            scaled = g / (np.sqrt(a) + self.eps)
+            if self.momentum:
+                b *= self.momentum
+                b += scaled
+                scaled = b
+            p.data -= self.lr * scaled
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "momentum": self.momentum,
+            "square_avg": [a.copy() for a in self.square_avg],
+            "buffer": [b.copy() for b in self.buffer],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.square_avg = self._buffers("square_avg", state["square_avg"])
+        self.buffer = self._buffers("buffer", state["buffer"])
+        self.lr, self.alpha, self.eps = state["lr"], state["alpha"], state["eps"]
+        self.weight_decay, self.momentum = state["weight_decay"], state["momentum"]
 
 
 class Adam(Optimizer):
@@ -157,3 +281,34 @@ class Adam(Optimizer):
         self.m, self.v = self._buffers("m", state["m"]), self._buffers("v", state["v"])
         self.lr, self.betas = state["lr"], (float(state["betas"][0]), float(state["betas"][1]))
         self.eps, self.weight_decay, self.t = state["eps"], state["weight_decay"], int(state["t"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p ← p (1 − lr · λ), then Adam's step on the loss's
+    gradient alone (Loshchilov & Hutter 2019, Alg. 2; torch's parametrisation, λ times lr).
+    torch's default λ is 0.01."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=0.0)
+        self.decay = weight_decay  # Adam's own weight_decay (L2 in the gradient) stays 0
+
+    def step(self) -> None:
+        if self.decay:
+            for p in self.params:
+                if p.grad is not None:
+                    p.data *= 1 - self.lr * self.decay
+        super().step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "decay": self.decay}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.decay = state["decay"]
