@@ -9,19 +9,7 @@ import torch
 from practicum import autodiff as ad
 from practicum.autodiff.nn import MLP, Conv2d, Linear, Module
 from practicum.autodiff.optim import SGD, Adam
-
-
-def to_torch_mlp(model: MLP) -> torch.nn.Sequential:
-    layers: list[torch.nn.Module] = []
-    for i, layer in enumerate(model.layers):
-        linear = torch.nn.Linear(layer.in_features, layer.out_features, dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
-            linear.bias.copy_(torch.from_numpy(layer.bias.data))
-        layers.append(linear)
-        if i < len(model.layers) - 1:
-            layers.append(torch.nn.Tanh() if model.activation == "tanh" else torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
+from practicum.twins import torch_twin
 
 
 def test_parameter_discovery_names_and_order() -> None:
@@ -52,7 +40,7 @@ def test_two_layer_mlp_gradients_equal_pytorch() -> None:
     loss = ad.cross_entropy(model(ad.Tensor(x)), y)
     loss.backward()
 
-    reference = to_torch_mlp(model)
+    reference = torch_twin(model)
     expected = torch.nn.functional.cross_entropy(
         reference(torch.from_numpy(x)), torch.from_numpy(y)
     )
@@ -67,7 +55,7 @@ def test_two_layer_mlp_gradients_equal_pytorch() -> None:
 def test_optimisers_follow_pytorch_step_by_step(name: str) -> None:
     rng = np.random.default_rng(1)
     model = MLP([4, 8, 3], rng, dtype=np.float64)
-    reference = to_torch_mlp(model)
+    reference = torch_twin(model)
     if name == "sgd":
         opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
         ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)

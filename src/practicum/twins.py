@@ -62,9 +62,16 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 
 
+ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
+    "relu": torch.nn.ReLU,
+    "tanh": torch.nn.Tanh,
+    "sigmoid": torch.nn.Sigmoid,
+}
+
+
 def torch_twin(model: MLP, dtype: torch.dtype = torch.float64) -> torch.nn.Sequential:
-    """A torch MLP with ``model``'s weights (torch stores W transposed: (out, in)); ReLU between
-    layers, as :class:`MLP` has."""
+    """A torch MLP with ``model``'s weights (torch stores W transposed: (out, in)) and its
+    activation between the layers."""
     layers: list[torch.nn.Module] = []
     for i, layer in enumerate(model.layers):
         linear = torch.nn.Linear(layer.in_features, layer.out_features, dtype=dtype)
@@ -73,7 +80,7 @@ def torch_twin(model: MLP, dtype: torch.dtype = torch.float64) -> torch.nn.Seque
             linear.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
         layers.append(linear)
         if i < len(model.layers) - 1:
-            layers.append(torch.nn.ReLU())
+            layers.append(ACTIVATIONS[model.activation]())
     return torch.nn.Sequential(*layers)
 
 

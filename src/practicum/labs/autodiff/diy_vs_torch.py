@@ -31,6 +31,7 @@ from practicum.footprint import mlp_parameters, training_bytes
 from practicum.lab import Lab, Target, bounded
 from practicum.plotting import figure
 from practicum.run import Run
+from practicum.twins import torch_twin
 
 OPTIMISERS = ("adam", "sgd")
 
@@ -76,20 +77,6 @@ def load_inputs(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     return (x - x.mean()) / x.std(), y.astype(np.int64)
 
 
-def torch_copy(model: MLP, dtype: torch.dtype) -> torch.nn.Sequential:
-    """A torch MLP with the same weights (torch stores W transposed: (out, in))."""
-    layers: list[torch.nn.Module] = []
-    for i, layer in enumerate(model.layers):
-        linear = torch.nn.Linear(layer.in_features, layer.out_features, dtype=dtype)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
-            linear.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
-        layers.append(linear)
-        if i < len(model.layers) - 1:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
-
-
 def train_both(
     config: Config,
     optimiser: str,
@@ -102,7 +89,7 @@ def train_both(
 ) -> dict[str, np.ndarray | float]:
     """Train twins from the same weights on the same batches; return losses and param gaps."""
     model = MLP([x.shape[1], *config.hidden_sizes, 10], np.random.default_rng(seed), dtype=dtype)
-    twin = torch_copy(model, torch.float64 if dtype == np.float64 else torch.float32).to(device)
+    twin = torch_twin(model, torch.float64 if dtype == np.float64 else torch.float32).to(device)
     if optimiser == "adam":
         opt = Adam(model.parameters(), lr=config.adam_lr)
         twin_opt: torch.optim.Optimizer = torch.optim.Adam(twin.parameters(), lr=config.adam_lr)

@@ -434,7 +434,8 @@ def plot_equality(gaps: dict[str, np.ndarray], run: Run) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("max |ours − torch.optim| / max |θ|")
     ax.set_title("float64, the same MLP and minibatches")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylim(1e-17, 1e-4)
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
     run.save_figure(fig, "equality")
 
 
@@ -509,7 +510,7 @@ def plot_sensitivity(
     ax_loss.set_xlabel("learning rate η")
     ax_loss.set_ylabel(f"training loss after {config.epochs} epochs")
     ax_loss.set_title(f"final loss (× at {top:g}: above or diverged; dotted: best η)", fontsize=9)
-    ax_loss.legend(fontsize=7)
+    ax_loss.legend(fontsize=7, loc="lower left")
     ax_acc.set_xlabel("learning rate η")
     ax_acc.set_ylabel("test accuracy")
     ax_acc.set_ylim(0, 1)
