@@ -152,3 +152,32 @@ def test_the_quick_mode_runs(tmp_path) -> None:
     for key in ("teacher_test_errors", "student_test_errors", "distilled_test_errors"):
         assert 0 <= m[key] <= 400
     assert (tmp_path / "run" / "plots" / "sweep.png").exists()
+
+
+def test_the_teachers_dropout_masks_come_from_its_own_generator() -> None:
+    """The masks depend on the teacher's seed alone: torch's global generator (which the
+    students' construction and anything else advance) does not change them."""
+    config = lab.Config(data="digits", teacher_width=16, student_width=8)
+    x = torch.rand(32, 1, 8, 8)
+    outputs = []
+    for global_seed in (0, 123):
+        torch.manual_seed(global_seed)
+        teacher = lab.build(config, lab.Job("teacher"), seed=5, device="cpu")
+        torch.rand(1000)  # another consumer of the global stream
+        outputs.append(teacher(x))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    teacher.eval()
+    assert torch.equal(teacher(x), teacher(x))  # no dropout in evaluation mode
+
+
+@given(p=st.floats(0.05, 0.9))
+@settings(max_examples=20, deadline=None)
+def test_inverted_dropout_keeps_the_mean_and_drops_a_fraction_p(p: float) -> None:
+    net = lab.MLP(4, 4)
+    net.masks = torch.Generator().manual_seed(0)
+    x = torch.ones(200_000)
+    y = net.dropout(x, p)
+    assert abs(float((y == 0).float().mean()) - p) < 0.01
+    assert abs(float(y.mean()) - 1.0) < 0.02
+    kept = y[y != 0]
+    torch.testing.assert_close(kept, torch.full_like(kept, 1 / (1 - p)))
