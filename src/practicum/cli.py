@@ -575,7 +575,8 @@ def cmd_debug(args: argparse.Namespace) -> int:
     )
     print((Path(run_dir) / "debug.md").read_text())
     print(f"table, plots and debug.json in: {run_dir}")
-    return 0
+    sanity = json.loads((Path(run_dir) / "debug.json").read_text())["sanity"]
+    return 1 if any(not c["passed"] for c in sanity) else 0  # a failed sanity check: 1
 
 
 def _add_filters(p: argparse.ArgumentParser, only: str) -> None:
@@ -662,7 +663,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run, device="cpu")
 
-    p = sub.add_parser("debug", help="a few training steps of a lab with gradient-flow hooks")
+    p = sub.add_parser(
+        "debug",
+        help="a few training steps of a lab with gradient-flow hooks, and the lab's sanity "
+        "checks (exit 1 if one fails)",
+    )
     p.add_argument("lab", help="lab name (see `practicum list`); labs that step a torch optimiser")
     p.add_argument("--quick", action="store_true", help="the lab's quick preset")
     p.add_argument("--steps", type=int, default=20, help="optimiser steps to watch (default 20)")

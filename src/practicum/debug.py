@@ -4,6 +4,10 @@
 batch to (near) zero, something is wrong in the model, the loss or the optimiser, and no amount
 of data or tuning will fix it.
 
+``practicum.sanity`` holds the recipe's four sanity checks (loss at initialisation, overfit one
+batch, an input-independent baseline, per-sample gradient independence), which ``practicum
+debug`` runs for a lab that declares ``Lab(sanity=...)``.
+
 ``GradientFlowMonitor`` watches any PyTorch training loop without changing it, through torch's
 global module and optimiser hooks: per layer, the gradient norm, the update-to-weight ratio
 (‖Δθ‖/‖θ‖, healthy around 1e-3), the fraction of dead units (never positive over the batch: a
@@ -269,6 +273,12 @@ def debug_lab(
             "(labs on the NumPy engine have their own gradcheck)"
         )
     rows = monitor.rows()
+    checks = []
+    if lab.sanity is not None:  # the recipe's sanity checks, outside the monitor's hooks
+        from practicum.sanity import run_checks
+
+        seed_everything(seed)
+        checks = run_checks(lab.sanity(config, run))
     atomic_write_json(
         run_dir / "debug.json",
         {
@@ -276,15 +286,18 @@ def debug_lab(
             "steps": monitor.steps,
             "first_nonfinite": monitor.first_nonfinite,
             "layers": rows,
+            "sanity": [c.as_dict() for c in checks],
         },
     )
-    atomic_write_text(run_dir / "debug.md", debug_table(rows, monitor))
+    atomic_write_text(run_dir / "debug.md", debug_table(rows, monitor, checks))
     _plot_gradients(monitor, run)
     _plot_activations(monitor, run)
     return rows, run_dir
 
 
-def debug_table(rows: list[dict[str, Any]], monitor: GradientFlowMonitor) -> str:
+def debug_table(
+    rows: list[dict[str, Any]], monitor: GradientFlowMonitor, checks: list[Any] = ()
+) -> str:
     def fmt(x: Any) -> str:
         return "–" if x is None else f"{x:.3g}" if isinstance(x, float) else str(x)
 
@@ -300,6 +313,12 @@ def debug_table(rows: list[dict[str, Any]], monitor: GradientFlowMonitor) -> str
             f"{fmt(r['dead_fraction'])} | {fmt(r['act_mean'])} | {fmt(r['act_std'])} | {r['flags']} |"
         )
     lines += ["", f"First NaN/Inf: {monitor.first_nonfinite or 'none'}", ""]
+    if checks:
+        from practicum.sanity import checks_table
+
+        lines.append(checks_table(list(checks)))
+    else:
+        lines += ["Sanity checks: none (the lab declares no `sanity`; see docs/design.md).", ""]
     return "\n".join(lines)
 
 

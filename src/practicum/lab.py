@@ -240,6 +240,9 @@ class Lab:
     # Rough peak memory of a run in bytes, for labs whose sizes multiply (practicum.footprint).
     footprint: Callable[[Any], int] | None = None
     requires: tuple[Extra, ...] = ()  # optional dependencies, imported through Extra.load
+    # Opt-in for `practicum debug`'s sanity checks (practicum.sanity): (config, run) ->
+    # SanityProblem, a freshly initialised classifier and one batch of real data on run.device.
+    sanity: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):

@@ -31,6 +31,7 @@ from practicum.io import atomic_write
 from practicum.lab import bounded
 from practicum.nn import Classifier, count_parameters
 from practicum.run import Run
+from practicum.sanity import SanityProblem
 
 Dataset = Literal["mnist", "fashion-mnist", "digits"]
 
@@ -183,6 +184,15 @@ def build_model(config: Config, num_classes: int = 10) -> Classifier:
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def sanity_problem(config: Config, run: Run) -> SanityProblem:
+    """What ``practicum debug`` checks (:mod:`practicum.sanity`): the classifier, freshly
+    built from the run's seed, and 64 of its training images."""
+    data = load_data(config, run.seed, run.device)
+    torch.manual_seed(run.seed)
+    model = build_model(config, len(data.classes)).to(run.device)
+    return SanityProblem(model, data.x_train[:64], data.y_train[:64], len(data.classes))
 
 
 def weight_penalty(model: nn.Module) -> torch.Tensor:

@@ -47,5 +47,6 @@ LAB = Lab(
     time_full="20 min",  # 1 thread
     time_quick="4 s",
     footprint=image_classifier.footprint,
+    sanity=image_classifier.sanity_problem,  # practicum debug's sanity checks
     run=run,
 )

@@ -16,7 +16,13 @@ The program, its config and this network are :mod:`practicum.recipes.image_class
 from __future__ import annotations
 
 from practicum.lab import Lab, Target
-from practicum.recipes.image_classifier import QUICK, Config, footprint, run_classifier
+from practicum.recipes.image_classifier import (
+    QUICK,
+    Config,
+    footprint,
+    run_classifier,
+    sanity_problem,
+)
 from practicum.run import Run
 
 
@@ -41,5 +47,6 @@ LAB = Lab(
     time_full="17 min",  # 1 thread
     time_quick="5 s",
     footprint=footprint,
+    sanity=sanity_problem,  # practicum debug's sanity checks
     run=run,
 )
