@@ -84,9 +84,8 @@ def torch_twin(model: MLP, dtype: torch.dtype = torch.float64) -> torch.nn.Seque
     return torch.nn.Sequential(*layers)
 
 
-def parameter_gap(model: MLP, twin: torch.nn.Sequential) -> float:
-    """max |ours − torch| over every weight and bias, relative to max |torch| (so the number
-    means the same for small and large weights)."""
+def parameter_differences(model: MLP, twin: torch.nn.Sequential) -> tuple[float, float]:
+    """(max |ours − torch|, max |torch|) over every weight and bias of the two networks."""
     gap, scale = 0.0, 0.0
     for layer, linear in zip(model.layers, twin[::2], strict=True):
         for ours, theirs in (
@@ -95,6 +94,13 @@ def parameter_gap(model: MLP, twin: torch.nn.Sequential) -> float:
         ):
             gap = max(gap, float(np.max(np.abs(ours.astype(np.float64) - theirs))))
             scale = max(scale, float(np.max(np.abs(theirs))))
+    return gap, scale
+
+
+def parameter_gap(model: MLP, twin: torch.nn.Sequential) -> float:
+    """max |ours − torch| over every weight and bias, relative to max |torch| (so the number
+    means the same for small and large weights)."""
+    gap, scale = parameter_differences(model, twin)
     return gap / scale
 
 

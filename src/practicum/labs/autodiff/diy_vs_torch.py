@@ -31,7 +31,7 @@ from practicum.footprint import mlp_parameters, training_bytes
 from practicum.lab import Lab, Target, bounded
 from practicum.plotting import figure
 from practicum.run import Run
-from practicum.twins import torch_twin
+from practicum.twins import parameter_differences, torch_twin
 
 OPTIMISERS = ("adam", "sgd")
 
@@ -115,14 +115,7 @@ def train_both(
         twin_opt.step()
         twin_losses.append(twin_loss.item())
 
-    max_abs, max_ref = 0.0, 0.0
-    for layer, linear in zip(model.layers, twin[::2], strict=True):
-        for ours, theirs in (
-            (layer.weight.data, linear.weight.detach().cpu().numpy().T),
-            (layer.bias.data, linear.bias.detach().cpu().numpy()),
-        ):
-            max_abs = max(max_abs, float(np.max(np.abs(ours.astype(np.float64) - theirs))))
-            max_ref = max(max_ref, float(np.max(np.abs(theirs))))
+    max_abs, max_ref = parameter_differences(model, twin)
     ours_arr, theirs_arr = np.array(losses), np.array(twin_losses)
     return {
         "losses": ours_arr,
