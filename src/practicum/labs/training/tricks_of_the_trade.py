@@ -545,7 +545,7 @@ def gains_figure(config: Config, metrics: dict[str, float], accs: dict[str, list
 def curves_figure(config: Config, results: dict[str, dict[str, Any]], curve: list[float]):
     """Left: validation accuracy per epoch of seed 0's trainings, early stopping's pick marked.
     Right: the ensemble's test accuracy against its number of members (mean over seeds)."""
-    fig, axes = figure(ncols=2, size=(5.2, 4.0))
+    fig, axes = figure(ncols=2, size=(5.2, 4.8))
     ax1, ax2 = axes[0]
     epochs = np.arange(1, config.epochs + 1)
     for i, row in enumerate(TRAINED):
@@ -558,7 +558,8 @@ def curves_figure(config: Config, results: dict[str, dict[str, Any]], curve: lis
     ax1.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Seed 0: validation accuracy")
     low = min(min(results[Job(row, 0).key]["val_acc"][config.epochs // 4 :]) for row in TRAINED)
     ax1.set_ylim(low - 1, None)
-    ax1.legend(fontsize=7, ncol=2, loc="lower right")
+    # Below the axes: inside, twelve entries covered the curves they name.
+    ax1.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     ax2.plot(range(1, len(curve) + 1), curve, "o-")
     ax2.set(xlabel="members", ylabel="test accuracy (%)",
             title="Ensemble of baselines (mean over seeds)")  # fmt: skip
