@@ -68,7 +68,8 @@ def require(voices: list[Voice]) -> dict[str, str]:
     return {e: str(have[e]) for e in needed}
 
 
-def _read_wav(data: bytes) -> tuple[np.ndarray, int]:
+def read_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """16-bit WAV bytes as float64 samples in [-1, 1) (channels averaged) and the rate."""
     with wave.open(io.BytesIO(data)) as w:
         if w.getsampwidth() != 2:
             raise PracticumError(f"synthesiser wrote {8 * w.getsampwidth()}-bit audio, not 16")
@@ -104,7 +105,7 @@ def synthesise(voice: Voice, text: str, words_per_minute: int, pitch: int, rate:
         raise PracticumError(
             f"{voice.label} failed to speak {text[:40]!r}: {message[-1] if message else 'no audio'}"
         )
-    x, rate_in = _read_wav(out.stdout)
+    x, rate_in = read_wav(out.stdout)
     return trim(resample(x, rate_in, rate))
 
 
