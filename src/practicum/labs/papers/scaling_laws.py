@@ -361,6 +361,8 @@ def run(config: Config, run: Run) -> dict[str, float]:
 # ---- plots ---------------------------------------------------------------------------------
 def isoflop_figure(per, valleys, a: float, b: float):
     """Hoffmann et al.'s Figure 3: IsoFLOP valleys, then N_opt and D_opt against C."""
+    from matplotlib.ticker import NullFormatter
+
     fig, axes = figure(ncols=3, size=(4.6, 3.8))
     axes = axes.reshape(-1)
     colours = [f"C{i}" for i in range(len(valleys))]
@@ -371,7 +373,8 @@ def isoflop_figure(per, valleys, a: float, b: float):
         grid = np.geomspace(n.min() / 1.3, n.max() * 1.3, 100)
         c2, c1, c0 = v.coef
         axes[0].plot(grid, c2 * np.log(grid) ** 2 + c1 * np.log(grid) + c0, "-", color=colour, lw=1)
-        axes[0].plot(v.n_opt, v.loss_opt, "*", color=colour, ms=12, mec="k", mew=0.5)
+        face = colour if v.inside else "none"  # hollow: no minimum inside, the best sampled
+        axes[0].plot(v.n_opt, v.loss_opt, "*", color=colour, mfc=face, ms=12, mec="k", mew=0.5)
     axes[0].set(
         xscale="log",
         xlabel="non-embedding parameters N",
@@ -386,13 +389,36 @@ def isoflop_figure(per, valleys, a: float, b: float):
         (axes[2], [v.d_opt for v in valleys], b, "D_opt"),
     ):
         _, pre = fit_power_law(c, values)
-        ax.plot(c, values, "*", ms=12, mec="k", mew=0.5, color="C3", label="parabola minima")
+        inside = np.array([v.inside for v in valleys])
+        values = np.asarray(values)
+        ax.plot(
+            c[inside],
+            values[inside],
+            "*",
+            ms=12,
+            mec="k",
+            mew=0.5,
+            color="C3",
+            label="parabola minima",
+        )
+        if not inside.all():
+            ax.plot(
+                c[~inside],
+                values[~inside],
+                "*",
+                ms=12,
+                mec="k",
+                mew=0.5,
+                mfc="none",
+                label="no minimum inside: best sampled",
+            )
         ax.plot(line, pre * line**exp, "k--", lw=1, label=f"∝ C^{exp:.2f}")
         ax.set(xscale="log", yscale="log", xlabel="FLOPs C = 6ND", ylabel=name)
         ax.legend(fontsize=8)
     axes[1].set_title("compute-optimal size")
     axes[2].set_title("compute-optimal characters")
     for ax in axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
         ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
@@ -401,6 +427,8 @@ def isoflop_figure(per, valleys, a: float, b: float):
 def frontier_figure(results, valleys, k: int, alpha: float, scale: float):
     """Every run's loss against its compute, the valleys' minima, and the law fitted on the
     smaller budgets extended to the largest."""
+    from matplotlib.ticker import NullFormatter
+
     fig, ax = figure(size=(6.4, 4.4))
     ax.scatter(
         [r["flops"] for r in results],
@@ -428,16 +456,19 @@ def frontier_figure(results, valleys, k: int, alpha: float, scale: float):
         color="C3",
         mec="k",
         mew=0.5,
-        label="L_opt, predicted",
+        label="L_opt, measured at the held-out budget",
     )
+    ax.plot(c[-1], scale * c[-1] ** alpha, "o", ms=9, mfc="none", mec="C3", label="predicted")
     line = np.geomspace(c.min() / 1.5, c.max() * 1.5, 50)
-    ax.plot(line, scale * line**alpha, "k--", lw=1, label=f"{scale:.3g}·C^{alpha:.3f}")
+    fit = f"L_opt ≈ {scale:.3g}·C^{alpha:.3f} (fitted on {k})"
+    ax.plot(line, scale * line**alpha, "k--", lw=1, label=fit)
     ax.set(
         xscale="log",
         xlabel="FLOPs C = 6ND",
         ylabel="held-out loss (nats / char)",
         title="Loss frontier: law of the smaller budgets, extrapolated",
     )
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return fig
