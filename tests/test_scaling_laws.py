@@ -115,7 +115,8 @@ def test_power_law_fit_recovers_exponent_and_prefactor_exactly(exponent, prefact
 
 
 def chinchilla_loss(n, d, e=1.69, a=406.4, b=410.7, alpha=0.34, beta=0.28):
-    """Hoffmann et al.'s fitted surface, Eq. 10: L = E + A/N^α + B/D^β."""
+    """Hoffmann et al.'s parametric loss (Sec. 3.3, Eq. 2) with their fitted values:
+    L = E + A/N^α + B/D^β."""
     return e + a / n**alpha + b / d**beta
 
 
