@@ -5,6 +5,11 @@ examples, tiny-shakespeare's speeches, AG News articles, and the Lee news corpus
 Words are runs of the letters a-z after lowercasing: digits and punctuation separate words and
 are dropped, so "don't" is "don" "t" (as in the word2vec paper's own preprocessing of news
 text, which keeps no punctuation); the analogy and similarity sets are all letters.
+
+The same sources also come as running text, whole documents with case and punctuation kept,
+for character-level language models (:func:`wordnet_documents`, :func:`shakespeare_documents`,
+:func:`split_documents`), and :func:`markov_text` makes English-like text of any length from a
+few bundled lines for quick runs.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from practicum.data.wordnet import Synset
 
@@ -64,3 +71,54 @@ def lee_corpus() -> list[list[str]]:
         ) from None
     text = Path(datapath("lee_background.cor")).read_text(encoding="utf-8", errors="replace")
     return [s for s in (words(line) for line in text.splitlines()) if s]
+
+
+# ---- running text, for character-level language models ------------------------------------
+def wordnet_documents(synsets: Sequence[Synset]) -> list[str]:
+    """One document per synset: its definition and its quoted examples, as running text."""
+    out = []
+    for s in synsets:
+        examples = "".join(f' "{e}"' for e in s.examples)
+        out.append(f"{s.definition}.{examples}\n")
+    return out
+
+
+def shakespeare_documents(text: str) -> list[str]:
+    """One document per speech (blocks between blank lines), the speaker's name kept."""
+    return [block.strip() + "\n\n" for block in text.split("\n\n") if block.strip()]
+
+
+def split_documents(documents: Sequence[str], held_out_chars: int, seed: int) -> tuple[str, str]:
+    """Training and held-out text from documents in a seeded random order: the held-out text
+    is whole documents from the end of that order, at least ``held_out_chars`` characters, so
+    both halves draw on every source alike and no document is cut in two."""
+    order = np.random.default_rng(seed).permutation(len(documents))
+    shuffled = [documents[i] for i in order]
+    held, total = len(shuffled), 0
+    while held > 0 and total < held_out_chars:
+        held -= 1
+        total += len(shuffled[held])
+    if held == 0 or total < held_out_chars:
+        raise ValueError(
+            f"{sum(map(len, documents)):,} characters cannot hold out {held_out_chars:,}"
+        )
+    return "".join(shuffled[:held]), "".join(shuffled[held:])
+
+
+def markov_text(source: str, order: int, length: int, seed: int) -> str:
+    """``length`` characters from the order-``order`` character Markov chain of ``source``
+    (each next character drawn with its frequency after the last ``order`` in ``source``,
+    read cyclically so every context has a successor): English-like text of any length from
+    a few bundled lines, for quick runs and tests."""
+    if not 0 < order < len(source):
+        raise ValueError(f"order must be in [1, {len(source) - 1}], got {order}")
+    cyclic = source + source[:order]
+    successors: dict[str, list[str]] = {}
+    for i in range(len(source)):
+        successors.setdefault(cyclic[i : i + order], []).append(cyclic[i + order])
+    rng = np.random.default_rng(seed)
+    out = list(source[:order])
+    while len(out) < length:
+        options = successors["".join(out[-order:])]
+        out.append(options[int(rng.integers(len(options)))])
+    return "".join(out[:length])
