@@ -462,14 +462,14 @@ QUICK = {
     "test_lines": 24,
     "music_tracks": 4,
     "music_seconds": 4.0,
-    "n_mels": 24,
+    "n_mels": 16,
     "channels": 32,
     "hidden": 32,
     "layers": 1,
-    "steps": 400,
+    "steps": 300,  # 240 steps of 8 left the toy at 57% CER (CTC's all-blank plateau is long)
     "blocks": 2,
-    "batch_size": 8,
-    "lr": 5e-3,
+    "batch_size": 6,
+    "lr": 6e-3,
     "listen": 1,
     "log_every": 20,
 }
