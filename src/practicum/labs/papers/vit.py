@@ -521,7 +521,7 @@ def distance_figure(distances, mnist_distances, model, config: Config, mnist_sid
 
 
 def position_figure(sim: np.ndarray, grid: int, rho: float):
-    """Each position's embedding against all others' (Fig. 7, left)."""
+    """Each position's embedding against all others' (Fig. 7, centre)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(grid, grid, figsize=(0.7 * grid + 1.2, 0.7 * grid + 0.6))
