@@ -255,3 +255,19 @@ def test_the_two_commands_install_every_extra_a_lab_needs():
     for lab in all_labs().values():
         for extra in getattr(lab, "requires", ()):
             assert extra.name in extras, f"{lab.name} needs an extra pyproject.toml lacks"
+
+
+def test_two_targets_on_one_metric_each_show_their_own_result():
+    """a >= 0.35 passed and a <= 0.65 failed: the table must not show the first's tick twice."""
+    from practicum.lab import Target
+    from practicum.readme import _achieved
+
+    summary = {
+        "targets": [
+            {"metric": "a", "op": ">=", "value": 0.35, "achieved": 0.83, "passed": True},
+            {"metric": "a", "op": "<=", "value": 0.65, "achieved": 0.83, "passed": False},
+        ]
+    }
+    assert _achieved(summary, Target("a", ">=", 0.35, "")) == "0.83 ✅"
+    assert _achieved(summary, Target("a", "<=", 0.65, "")) == "0.83 ❌"
+    assert _achieved(summary, Target("b", "<=", 1.0, "")) == "–"
