@@ -26,7 +26,6 @@ the cache file (written atomically), as for :mod:`practicum.data.two_speaker`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +47,7 @@ from practicum.data.singing import (
 )
 from practicum.data.speech import VOWELS, Voice, require, synthesise
 from practicum.data.store import cache_dir
+from practicum.data.two_speaker import recipe_key  # the same hash: recipe, text, engines
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
 
@@ -299,19 +299,6 @@ def build(
 
 
 # ---- the cache -------------------------------------------------------------------------------
-def recipe_key(recipe: Recipe, lines: list[str], engines: dict[str, str]) -> str:
-    blob = json.dumps(
-        {
-            "recipe": dataclasses.asdict(recipe),
-            "lines": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
-            "engines": engines,
-            "format": 1,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def _save(path: Path, corpus: Corpus) -> None:
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {}

@@ -39,6 +39,16 @@ class Voice:
         return f"{self.engine}:{self.name}"
 
 
+def espeak_voices(
+    variants: tuple[str, ...], accents: tuple[str, ...], first: int = 0
+) -> tuple[str, ...]:
+    """Voice labels "espeak-ng:<accent>+<variant>": variant i speaks with accent
+    ``first + i`` (mod the accents), so many variants share a few accents evenly."""
+    return tuple(
+        f"espeak-ng:{accents[(first + i) % len(accents)]}+{v}" for i, v in enumerate(variants)
+    )
+
+
 def engines() -> dict[str, str | None]:
     """The version line of each synthesiser, or None where it is not installed."""
     found: dict[str, str | None] = {}

@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 from practicum import separation as sep
-from practicum.data.speech import RATE
+from practicum.data.speech import RATE, espeak_voices
 from practicum.data.text import load_tiny_shakespeare
 from practicum.data.two_speaker import Mixtures, Recipe, corpus, spoken_lines
 from practicum.errors import PracticumError
@@ -85,23 +85,17 @@ TEST_VARIANTS = ("m3", "f2", "klatt3", "Annie", "boris", "edward", "linda", "nor
                  "zac")  # fmt: skip
 
 
-def espeak_voices(variants: tuple[str, ...], first: int = 0) -> tuple[str, ...]:
-    return tuple(
-        f"espeak-ng:{ACCENTS[(first + i) % len(ACCENTS)]}+{v}" for i, v in enumerate(variants)
-    )
-
-
 # ---- config --------------------------------------------------------------------------------
 @dataclass
 class Config:
     # "synth": espeak-ng and flite (Debian); "standin": the toy source-filter voices (quick)
     voices: Literal["synth", "standin"] = "synth"
-    train_voices: tuple[str, ...] = espeak_voices(TRAIN_VARIANTS) + (
+    train_voices: tuple[str, ...] = espeak_voices(TRAIN_VARIANTS, ACCENTS) + (
         "flite:kal",
         "flite:awb",
         "flite:rms",
     )
-    test_voices: tuple[str, ...] = espeak_voices(TEST_VARIANTS, first=3) + ("flite:slt",)
+    test_voices: tuple[str, ...] = espeak_voices(TEST_VARIANTS, ACCENTS, first=3) + ("flite:slt",)
     standin_train: int = bounded(12, "[2, 1000]")  # toy speakers (voices=standin)
     standin_test: int = bounded(4, "[2, 1000]")
     utterances_per_voice: int = bounded(30, "[1, 10000]")  # 74 voices: 2,220 lines

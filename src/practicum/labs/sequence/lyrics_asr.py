@@ -46,6 +46,7 @@ from torch import nn
 from practicum import ctc
 from practicum.data.lyrics import Clips, Corpus, Recipe, corpus, sung_lines, toy_lines
 from practicum.data.music import mix_at_snr
+from practicum.data.speech import espeak_voices
 from practicum.data.text import load_tiny_shakespeare
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
@@ -66,23 +67,17 @@ TRAIN_VARIANTS = ("m1", "m2", "m4", "m5", "m6", "m7", "f1", "f3", "f4", "f5", "k
 TEST_VARIANTS = ("m3", "f2", "klatt3", "Annie", "boris", "edward", "linda", "norbert")
 
 
-def espeak_voices(variants: tuple[str, ...], first: int = 0) -> tuple[str, ...]:
-    return tuple(
-        f"espeak-ng:{ACCENTS[(first + i) % len(ACCENTS)]}+{v}" for i, v in enumerate(variants)
-    )
-
-
 # ---- config --------------------------------------------------------------------------------
 @dataclass
 class Config:
     # "synth": espeak-ng, flite and festival (Debian); "toy": the toy language (quick)
     voices: Literal["synth", "toy"] = "synth"
-    spoken_train: tuple[str, ...] = espeak_voices(TRAIN_VARIANTS) + (
+    spoken_train: tuple[str, ...] = espeak_voices(TRAIN_VARIANTS, ACCENTS) + (
         "flite:kal",
         "flite:awb",
         "flite:rms",
     )
-    spoken_test: tuple[str, ...] = espeak_voices(TEST_VARIANTS, first=2) + ("flite:slt",)
+    spoken_test: tuple[str, ...] = espeak_voices(TEST_VARIANTS, ACCENTS, first=2) + ("flite:slt",)
     sung_train: tuple[str, ...] = ("festival:kal_diphone",)
     sung_test: tuple[str, ...] = ("festival:ked_diphone",)
     toy_speakers: int = bounded(6, "[3, 1000]")  # voices=toy: the last two are the test's
