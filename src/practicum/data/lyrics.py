@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,17 +46,12 @@ from practicum.data.singing import (
 )
 from practicum.data.speech import VOWELS, Voice, require, synthesise
 from practicum.data.store import cache_dir
-from practicum.data.two_speaker import recipe_key  # the same hash: recipe, text, engines
+from practicum.data.two_speaker import Progress, _no_progress, recipe_key  # one hash, one bar
 from practicum.errors import PracticumError
 from practicum.io import atomic_write
 
 TOY_ALPHABET = "abcdefgh"  # one letter per formant triple of practicum.data.speech.VOWELS
 SPLITS = ("spoken_train", "sung_train", "spoken_test", "sung_test")
-Progress = Callable[..., Iterator[Any]]
-
-
-def _no_progress(items: Iterable[Any], total: int | None = None, desc: str | None = None):
-    return iter(items)
 
 
 @dataclass(frozen=True)
@@ -267,23 +261,27 @@ def build(
     syllables = syllable_counts(words) if festival else {}
     base = recipe.seed * 1_000_003
 
-    def jobs(voices: tuple[str, ...], texts: list[str], offset: int) -> list[tuple[str, str, int]]:
-        return [(voices[i % len(voices)], t, base + offset + i) for i, t in enumerate(texts)]
+    def jobs(voices: list[str], texts: list[str], offset: int) -> list[tuple[str, str, int]]:
+        return [
+            (v, t, base + offset + i) for i, (v, t) in enumerate(zip(voices, texts, strict=True))
+        ]
 
-    spoken_voice_order = [v for v in recipe.spoken_train for _ in range(recipe.spoken_per_voice)]
-    sung_voice_order = [v for v in recipe.sung_train for _ in range(recipe.sung_per_voice)]
-    clips = {
-        "spoken_train": _clips(
-            [(v, t, base + i) for i, (v, t) in enumerate(zip(spoken_voice_order, spoken_lines, strict=True))],
-            recipe.rate, syllables, workers, progress, "speaking (train)",
-        ),
-        "sung_train": _clips(
-            [(v, t, base + 200_000 + i) for i, (v, t) in enumerate(zip(sung_voice_order, sung_lines_, strict=True))],
-            recipe.rate, syllables, workers, progress, "singing (train)",
-        ),
-        "spoken_test": _clips(jobs(recipe.spoken_test, test_lines, 400_000), recipe.rate, syllables, workers, progress, "speaking (test)"),
-        "sung_test": _clips(jobs(recipe.sung_test, test_lines, 600_000), recipe.rate, syllables, workers, progress, "singing (test)"),
+    def each(voices: tuple[str, ...], per_voice: int) -> list[str]:
+        return [v for v in voices for _ in range(per_voice)]
+
+    def cycled(voices: tuple[str, ...], count: int) -> list[str]:
+        return [voices[i % len(voices)] for i in range(count)]
+
+    plan = {
+        "spoken_train": (each(recipe.spoken_train, recipe.spoken_per_voice), spoken_lines, 0, "speaking (train)"),
+        "sung_train": (each(recipe.sung_train, recipe.sung_per_voice), sung_lines_, 200_000, "singing (train)"),
+        "spoken_test": (cycled(recipe.spoken_test, len(test_lines)), test_lines, 400_000, "speaking (test)"),
+        "sung_test": (cycled(recipe.sung_test, len(test_lines)), test_lines, 600_000, "singing (test)"),
     }  # fmt: skip
+    clips = {
+        split: _clips(jobs(voices, texts, offset), recipe.rate, syllables, workers, progress, desc)
+        for split, (voices, texts, offset, desc) in plan.items()
+    }
     music_train = [
         backing_track(recipe.music_seconds, recipe.rate, recipe.seed * 7919 + k)[0].astype(
             np.float32
